@@ -1,0 +1,90 @@
+import { ConfigError } from "./errors.ts";
+import { ACCOUNT_ID_PATTERN, REGION_PATTERN } from "./ids.ts";
+
+export type MembershipMode = "invitation" | "organization";
+
+/** Everything the onboard function needs to know about its stage, validated once at cold start. */
+export interface Config {
+  /** GuardDuty regions in which every new account must become a member. */
+  readonly regions: readonly string[];
+  /** `invitation`: CreateMembers + InviteMembers. `organization`: CreateMembers alone enables the member. */
+  readonly mode: MembershipMode;
+  readonly invitationMessage?: string;
+  readonly disableEmailNotification: boolean;
+  /** Deliveries of one request (first try + retries) before it is dead-lettered as `retries-exhausted`. */
+  readonly maxAttempts: number;
+  /** First retry delay; it doubles per attempt, with jitter, capped at SQS's 900 s `DelaySeconds`. */
+  readonly retryBaseDelaySeconds: number;
+  readonly retryQueueUrl: string;
+  readonly deadLetterQueueUrl: string;
+  /** The GuardDuty administrator account itself is never invited (GuardDuty: "cannot invite itself"). */
+  readonly administratorAccountId?: string;
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/**
+ * Reads and validates the stage configuration from the environment. Fails fast with a
+ * {@link ConfigError} naming the variable, so a bad deployment breaks at the first invocation
+ * instead of half-onboarding accounts.
+ */
+export function loadConfig(env: Env = process.env): Config {
+  const regions = list(env, "GUARDDUTY_REGIONS") ?? (env.AWS_REGION ? [env.AWS_REGION] : undefined);
+  if (!regions?.length) throw new ConfigError("GUARDDUTY_REGIONS", "set a comma-separated list of regions");
+  for (const region of regions) {
+    if (!REGION_PATTERN.test(region))
+      throw new ConfigError("GUARDDUTY_REGIONS", `"${region}" is not a region`);
+  }
+  const mode = env.MEMBERSHIP_MODE?.trim() || "invitation";
+  if (mode !== "invitation" && mode !== "organization") {
+    throw new ConfigError("MEMBERSHIP_MODE", `"${mode}" must be "invitation" or "organization"`);
+  }
+  const administratorAccountId = env.ADMINISTRATOR_ACCOUNT_ID?.trim() || undefined;
+  if (administratorAccountId && !ACCOUNT_ID_PATTERN.test(administratorAccountId)) {
+    throw new ConfigError("ADMINISTRATOR_ACCOUNT_ID", "must be 12 digits");
+  }
+  return {
+    regions: [...new Set(regions)],
+    mode,
+    invitationMessage: env.INVITATION_MESSAGE?.trim() || undefined,
+    disableEmailNotification: bool(env, "DISABLE_EMAIL_NOTIFICATION", true),
+    maxAttempts: int(env, "MAX_ATTEMPTS", 8, 1, 100),
+    retryBaseDelaySeconds: int(env, "RETRY_BASE_DELAY_SECONDS", 30, 0, 900),
+    retryQueueUrl: url(env, "RETRY_QUEUE_URL"),
+    deadLetterQueueUrl: url(env, "DEAD_LETTER_QUEUE_URL"),
+    administratorAccountId,
+  };
+}
+
+function list(env: Env, name: string): string[] | undefined {
+  const items = env[name]
+    ?.split(",")
+    .map((item) => item.trim())
+    .filter(Boolean);
+  return items?.length ? items : undefined;
+}
+
+function bool(env: Env, name: string, fallback: boolean): boolean {
+  const value = env[name]?.trim().toLowerCase();
+  if (!value) return fallback;
+  if (value === "true") return true;
+  if (value === "false") return false;
+  throw new ConfigError(name, `"${env[name]}" must be "true" or "false"`);
+}
+
+function int(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name]?.trim();
+  if (!raw) return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new ConfigError(name, `"${raw}" must be a whole number from ${min} to ${max}`);
+  }
+  return value;
+}
+
+function url(env: Env, name: string): string {
+  const value = env[name]?.trim();
+  if (!value) throw new ConfigError(name, "is required (the queue URL)");
+  if (!URL.canParse(value)) throw new ConfigError(name, `"${value}" is not a URL`);
+  return value;
+}

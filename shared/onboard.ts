@@ -1,0 +1,233 @@
+import type { Logger } from "@aws-lambda-powertools/logger";
+import { AccountDirectory, type AccountLookup } from "./accounts.ts";
+import type { Clients } from "./clients.ts";
+import type { Config } from "./config.ts";
+import { dispatch } from "./dispatch.ts";
+import { InvalidMessageError } from "./errors.ts";
+import { type MemberAccount, RegionMembers, type RegionOutcome } from "./members.ts";
+import { type OnboardingRequest, parseMessage } from "./message.ts";
+import { deadLetterInvalid, type Outbound, routeOutcomes } from "./routing.ts";
+
+/** The slice of an SQS record the pipeline reads (Lambda's `SQSRecord` fits). */
+export interface SourceRecord {
+  readonly messageId: string;
+  readonly body: string;
+}
+
+/** Lambda's partial batch response (`ReportBatchItemFailures`). */
+export interface BatchResult {
+  batchItemFailures: { itemIdentifier: string }[];
+}
+
+/** The slice of Powertools' Logger the pipeline uses. */
+export type Log = Pick<Logger, "info" | "warn" | "error">;
+
+export interface Onboarding {
+  readonly config: Config;
+  readonly accounts: AccountDirectory;
+  readonly members: ReadonlyMap<string, RegionMembers>;
+  /** Sends routed messages; answers the source ids whose sends were not confirmed, with why. */
+  readonly send: (outbound: readonly Outbound[]) => Promise<Map<string, string>>;
+  readonly logger: Log;
+  readonly now?: () => Date;
+  readonly random?: () => number;
+}
+
+/** Wires the pipeline to real clients: one account directory and one `RegionMembers` per configured region. */
+export function createOnboarding(config: Config, clients: Clients, logger: Log): Onboarding {
+  const urls = { retry: config.retryQueueUrl, "dead-letter": config.deadLetterQueueUrl };
+  return {
+    config,
+    logger,
+    accounts: new AccountDirectory(clients.organizations),
+    members: new Map(
+      config.regions.map((region) => [region, new RegionMembers(clients.guardduty(region), config)]),
+    ),
+    send: (outbound) => dispatch(clients.sqs, urls, outbound),
+  };
+}
+
+/**
+ * An abort signal for the AWS calls of one invocation that fires `reserveMs` before the deadline, so
+ * that the routing sends still fit: a batch ends cleanly, with its accounts retried, before Lambda kills it.
+ */
+export function deadlineSignal(remainingMs: number, reserveMs: number): AbortSignal {
+  return AbortSignal.timeout(Math.max(1, remainingMs - reserveMs));
+}
+
+interface Work {
+  readonly record: SourceRecord;
+  readonly request: OnboardingRequest;
+  readonly regions: readonly string[];
+}
+
+/**
+ * Onboards one SQS batch. Every account of the batch is looked up once, then each region gets one
+ * coalesced pass (≤ 50 accounts per GuardDuty call); each (account, region) ends terminal, or routed to
+ * the retry or dead-letter queue. A record is reported as a batch item failure only when a send that
+ * would make its outcome durable was not confirmed, so nothing is deleted before it is safe.
+ */
+export async function onboardBatch(
+  records: readonly SourceRecord[],
+  deps: Onboarding,
+  signal?: AbortSignal,
+): Promise<BatchResult> {
+  const { config, logger } = deps;
+  const at = (deps.now?.() ?? new Date()).toISOString();
+  const outbound: Outbound[] = [];
+  const work: Work[] = [];
+
+  for (const record of records) {
+    const item = accept(record, deps, at, outbound);
+    if (item) work.push(item);
+  }
+
+  const lookups = await deps.accounts.lookup(
+    work.map(({ request }) => request.accountId),
+    signal,
+  );
+  const results = await onboardRegions(work, lookups, deps, signal);
+
+  for (const { record, request, regions } of work) {
+    const outcomes = new Map<string, RegionOutcome>();
+    for (const region of regions) {
+      const outcome = outcomeFor(request.accountId, region, lookups, results);
+      outcomes.set(region, outcome);
+      if (outcome.reason === "email-missing") deps.accounts.forget(request.accountId);
+      const level =
+        outcome.outcome === "dead-letter" ? "error" : outcome.outcome === "retry" ? "warn" : "info";
+      logger[level]("account outcome", {
+        accountId: request.accountId,
+        region,
+        outcome: outcome.outcome,
+        reason: outcome.reason,
+        detail: outcome.detail,
+        attempt: request.attempt,
+        origin: request.origin,
+        messageId: record.messageId,
+        correlationId: request.correlationId,
+      });
+    }
+    outbound.push(
+      ...routeOutcomes(record.messageId, request, outcomes, { ...config, random: deps.random }, at),
+    );
+  }
+
+  const failed = await deps.send(outbound);
+  for (const [messageId, detail] of failed) {
+    logger.error("outcome not durable; the message stays on its queue for redelivery", { messageId, detail });
+  }
+  return { batchItemFailures: [...failed.keys()].map((itemIdentifier) => ({ itemIdentifier })) };
+}
+
+/** Parses one record; anything it cannot onboard is logged and, if invalid, dead-lettered verbatim. */
+function accept(record: SourceRecord, deps: Onboarding, at: string, outbound: Outbound[]): Work | undefined {
+  const { config, logger } = deps;
+  const { messageId } = record;
+  let parsed: ReturnType<typeof parseMessage>;
+  try {
+    parsed = parseMessage(record.body);
+  } catch (error) {
+    if (!(error instanceof InvalidMessageError)) throw error;
+    logger.error("invalid message dead-lettered", {
+      messageId,
+      outcome: "dead-letter",
+      reason: "invalid-message",
+      detail: error.message,
+    });
+    outbound.push(deadLetterInvalid(messageId, record.body, error.message, at));
+    return undefined;
+  }
+  if (parsed.kind === "not-created") {
+    logger.info("account was not created; nothing to onboard", {
+      messageId,
+      outcome: "skipped",
+      reason: "account-not-created",
+      state: parsed.state,
+      correlationId: parsed.correlationId,
+    });
+    return undefined;
+  }
+  const { request } = parsed;
+  const context = {
+    messageId,
+    accountId: request.accountId,
+    attempt: request.attempt,
+    correlationId: request.correlationId,
+  };
+  if (request.accountId === config.administratorAccountId) {
+    logger.info("the administrator account is not its own member", {
+      ...context,
+      outcome: "skipped",
+      reason: "administrator-account",
+    });
+    return undefined;
+  }
+  const regions = request.regions
+    ? config.regions.filter((region) => request.regions?.includes(region))
+    : config.regions;
+  const ignored = request.regions?.filter((region) => !config.regions.includes(region)) ?? [];
+  if (ignored.length > 0 || regions.length === 0) {
+    logger.warn("requested regions not managed by this stage", {
+      ...context,
+      outcome: "skipped",
+      reason: "region-not-configured",
+      ignored,
+    });
+  }
+  return regions.length > 0 ? { record, request, regions } : undefined;
+}
+
+/** One coalesced pass per region over every onboardable account of the batch, regions in parallel. */
+async function onboardRegions(
+  work: readonly Work[],
+  lookups: ReadonlyMap<string, AccountLookup>,
+  deps: Onboarding,
+  signal?: AbortSignal,
+): Promise<Map<string, Map<string, RegionOutcome>>> {
+  const results = new Map<string, Map<string, RegionOutcome>>();
+  await Promise.all(
+    [...deps.members].map(async ([region, members]) => {
+      const accounts = new Map<string, MemberAccount>();
+      for (const { request, regions } of work) {
+        const lookup = lookups.get(request.accountId);
+        if (!regions.includes(region) || !lookup?.found || !lookup.account.active || !lookup.account.email)
+          continue;
+        accounts.set(request.accountId, { accountId: request.accountId, email: lookup.account.email });
+      }
+      if (accounts.size > 0) results.set(region, await members.onboard([...accounts.values()], signal));
+    }),
+  );
+  return results;
+}
+
+/** The outcome of one (account, region), from the account lookup first, then GuardDuty's answer. */
+function outcomeFor(
+  accountId: string,
+  region: string,
+  lookups: ReadonlyMap<string, AccountLookup>,
+  results: ReadonlyMap<string, ReadonlyMap<string, RegionOutcome>>,
+): RegionOutcome {
+  const lookup = lookups.get(accountId);
+  if (!lookup)
+    return { outcome: "retry", reason: "service-unavailable", detail: "account lookup gave no answer" };
+  if (!lookup.found)
+    return { outcome: lookup.decision.verdict, reason: lookup.decision.reason, detail: lookup.detail };
+  if (!lookup.account.active) {
+    return { outcome: "skipped", reason: "account-not-active", detail: "the account is suspended or closed" };
+  }
+  if (!lookup.account.email) {
+    return {
+      outcome: "retry",
+      reason: "email-missing",
+      detail: "Organizations returned no e-mail for the account",
+    };
+  }
+  return (
+    results.get(region)?.get(accountId) ?? {
+      outcome: "retry",
+      reason: "service-unavailable",
+      detail: "no GuardDuty answer for this account",
+    }
+  );
+}
