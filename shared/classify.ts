@@ -228,3 +228,11 @@ export function reasonTable(): { reason: string; verdict: Verdict; action: strin
   }
   return [...rows.values()];
 }
+
+/** The README's reason-code table, in Markdown (`npm run reasons`). */
+export function reasonTableMarkdown(): string {
+  const rows = reasonTable().map(
+    ({ reason, verdict, action }) => `| \`${reason}\` | ${verdict} | ${action} |`,
+  );
+  return ["| reason | outcome | what to do |", "| --- | --- | --- |", ...rows].join("\n");
+}

@@ -1,0 +1,387 @@
+/**
+ * GuardDuty on the wire: REST-JSON (`restJson1`) routes, input validation per the API model
+ * (botocore `data/guardduty/2017-11-28/service-2.json`), camelCase payloads and GuardDuty's error format.
+ *
+ * Errors are the HTTP status plus `x-amzn-ErrorType: <Code>` and a body `{"message", "__type"}`; the SDK
+ * reads the code from the header first, so `error.name` is the code and `$metadata.httpStatusCode` the
+ * status. Per-account rejections are not errors: HTTP 200 with `unprocessedAccounts`.
+ */
+import type { ServerResponse } from "node:http";
+import {
+  type GuardDutyState,
+  GuardDutyText,
+  type MemberRecord,
+  type Unprocessed,
+} from "./guardduty-state.ts";
+import {
+  isRecord,
+  SandboxError,
+  type SandboxRequest,
+  type ServiceCall,
+  type WireService,
+  writeJson,
+} from "./http.ts";
+
+/** Model limits: `AccountIds`/`AccountDetails` 1–50 items, `MaxResults` 1–50, `AccountId` length 12. */
+const MAX_IDS_PER_CALL = 50;
+const MAX_RESULTS = 50;
+const ACCOUNT_ID = /^\d{12}$/;
+/** Model `Email`: length 1–64. */
+const MAX_EMAIL_LENGTH = 64;
+
+/** What a handler receives: the caller, the region, the path's detector id and the parsed body. */
+interface Call {
+  readonly request: SandboxRequest;
+  readonly caller: string;
+  readonly region: string;
+  readonly detectorId: string;
+  readonly body: () => Record<string, unknown>;
+}
+
+interface Route {
+  readonly method: "GET" | "POST";
+  /** Path pattern; the first capture group, if any, is the detector id. */
+  readonly path: RegExp;
+  readonly operation: string;
+  readonly handler: (call: Call) => unknown;
+}
+
+function badRequest(detail?: string): SandboxError {
+  const message =
+    detail === undefined ? GuardDutyText.invalidInput : `${GuardDutyText.invalidInput} ${detail}`;
+  return new SandboxError("BadRequestException", 400, message);
+}
+
+/** Options of the wire layer that change what GuardDuty accepts. */
+export interface GuardDutyWireOptions {
+  /** See `ScenarioOptions.missingEmail`. */
+  readonly missingEmail: "bad-request" | "unprocessed";
+}
+
+export class GuardDutyService implements WireService {
+  readonly name = "guardduty";
+  private readonly routes: readonly Route[];
+
+  constructor(
+    private readonly state: GuardDutyState,
+    private readonly options: GuardDutyWireOptions,
+  ) {
+    const detector = "/detector/([^/]+)";
+    const route = (
+      method: Route["method"],
+      path: string,
+      operation: string,
+      handler: Route["handler"],
+    ): Route => ({
+      method,
+      path: new RegExp(`^${path}/?$`),
+      operation,
+      handler,
+    });
+    this.routes = [
+      route("GET", "/detector", "ListDetectors", (c) => this.listDetectors(c)),
+      route("POST", "/detector", "CreateDetector", (c) => this.createDetector(c)),
+      route("GET", detector, "GetDetector", (c) => this.getDetector(c)),
+      route("POST", `${detector}/member`, "CreateMembers", (c) => this.createMembers(c)),
+      route("GET", `${detector}/member`, "ListMembers", (c) => this.listMembers(c)),
+      route("POST", `${detector}/member/invite`, "InviteMembers", (c) => this.inviteMembers(c)),
+      route("POST", `${detector}/member/get`, "GetMembers", (c) => this.getMembers(c)),
+      route("POST", `${detector}/member/delete`, "DeleteMembers", (c) => this.forEachMember(c, "delete")),
+      route("POST", `${detector}/member/disassociate`, "DisassociateMembers", (c) =>
+        this.forEachMember(c, "disassociate"),
+      ),
+      route("GET", "/invitation", "ListInvitations", (c) => this.listInvitations(c)),
+      route("POST", `${detector}/administrator`, "AcceptAdministratorInvitation", (c) =>
+        this.acceptInvitation(c, "administratorId"),
+      ),
+      route("POST", `${detector}/master`, "AcceptInvitation", (c) => this.acceptInvitation(c, "masterId")),
+      route("GET", `${detector}/administrator`, "GetAdministratorAccount", (c) => ({
+        administrator: this.administratorOf(c),
+      })),
+      route("GET", `${detector}/master`, "GetMasterAccount", (c) => ({ master: this.administratorOf(c) })),
+    ];
+  }
+
+  route(request: SandboxRequest, caller: string): ServiceCall | SandboxError {
+    for (const route of this.routes) {
+      const match = route.method === request.method ? route.path.exec(request.path) : null;
+      if (match === null) {
+        continue;
+      }
+      let parsed: Record<string, unknown> | undefined;
+      const call: Call = {
+        request,
+        caller,
+        region: request.region,
+        detectorId: match[1] ?? "",
+        body: () => {
+          parsed ??= parseBody(request.body);
+          return parsed;
+        },
+      };
+      return { operation: route.operation, run: () => route.handler(call) };
+    }
+    return new SandboxError(
+      "UnknownOperationException",
+      404,
+      `The GuardDuty sandbox does not implement ${request.method} ${request.path}`,
+    );
+  }
+
+  writeResult(res: ServerResponse, output: unknown): void {
+    writeJson(res, 200, "application/json", output);
+  }
+
+  writeError(res: ServerResponse, error: SandboxError): void {
+    writeJson(
+      res,
+      error.status,
+      "application/json",
+      { message: error.message, __type: error.code, ...error.fields },
+      { "x-amzn-errortype": error.code },
+    );
+  }
+
+  throttlingError(): SandboxError {
+    return new SandboxError("TooManyRequestsException", 429, "Rate exceeded");
+  }
+
+  serverError(): SandboxError {
+    return new SandboxError(
+      "InternalServerErrorException",
+      500,
+      "The request failed due to an internal error.",
+    );
+  }
+
+  private listDetectors(call: Call): unknown {
+    const detector = this.state.detector(call.caller, call.region);
+    return paginate(detector === undefined ? [] : [detector.id], call.request.query, "detectorIds");
+  }
+
+  private createDetector(call: Call): unknown {
+    if (typeof call.body().enable !== "boolean") {
+      throw badRequest("enable must be a boolean.");
+    }
+    return { detectorId: this.state.createDetector(call.caller, call.region).id };
+  }
+
+  private getDetector(call: Call): unknown {
+    const detector = this.state.requireDetector(call.caller, call.region, call.detectorId);
+    return {
+      createdAt: detector.createdAt,
+      findingPublishingFrequency: "SIX_HOURS",
+      serviceRole: `arn:aws:iam::${call.caller}:role/aws-service-role/guardduty.amazonaws.com/AWSServiceRoleForAmazonGuardDuty`,
+      status: "ENABLED",
+      updatedAt: detector.createdAt,
+      tags: {},
+    };
+  }
+
+  private createMembers(call: Call): unknown {
+    this.state.requireDetector(call.caller, call.region, call.detectorId);
+    const details = this.accountDetails(call.body().accountDetails);
+    const unprocessedAccounts = details.flatMap((d) =>
+      this.state.createMember(call.caller, call.region, d.accountId, d.email),
+    );
+    return { unprocessedAccounts: unprocessedAccounts.map(toUnprocessed) };
+  }
+
+  private inviteMembers(call: Call): unknown {
+    this.state.requireDetector(call.caller, call.region, call.detectorId);
+    const body = call.body();
+    const ids = accountIds(body.accountIds);
+    if (body.disableEmailNotification !== undefined && typeof body.disableEmailNotification !== "boolean") {
+      throw badRequest("disableEmailNotification must be a boolean.");
+    }
+    const unprocessed = ids.flatMap((id) => this.state.inviteMember(call.caller, call.region, id));
+    return { unprocessedAccounts: unprocessed.map(toUnprocessed) };
+  }
+
+  private listMembers(call: Call): unknown {
+    this.state.requireDetector(call.caller, call.region, call.detectorId);
+    const onlyAssociated = (call.request.query.get("onlyAssociated") ?? "true").toLowerCase();
+    if (onlyAssociated !== "true" && onlyAssociated !== "false") {
+      throw badRequest('onlyAssociated must be "true" or "false".');
+    }
+    const records = this.state
+      .membersOf(call.caller, call.region)
+      .filter((record) => onlyAssociated === "false" || record.status === "Enabled");
+    return paginate(
+      records.map((record) => this.toMember(record)),
+      call.request.query,
+      "members",
+    );
+  }
+
+  private getMembers(call: Call): unknown {
+    this.state.requireDetector(call.caller, call.region, call.detectorId);
+    const members: unknown[] = [];
+    const unprocessedAccounts: unknown[] = [];
+    for (const id of accountIds(call.body().accountIds)) {
+      const record = this.state.member(call.caller, call.region, id);
+      if (record === undefined) {
+        unprocessedAccounts.push(toUnprocessed({ accountId: id, result: GuardDutyText.notAssociated }));
+      } else {
+        members.push(this.toMember(record));
+      }
+    }
+    return { members, unprocessedAccounts };
+  }
+
+  private forEachMember(call: Call, action: "delete" | "disassociate"): unknown {
+    this.state.requireDetector(call.caller, call.region, call.detectorId);
+    const unprocessed = accountIds(call.body().accountIds).flatMap((id) =>
+      action === "delete"
+        ? this.state.deleteMember(call.caller, call.region, id)
+        : this.state.disassociateMember(call.caller, call.region, id),
+    );
+    return { unprocessedAccounts: unprocessed.map(toUnprocessed) };
+  }
+
+  private listInvitations(call: Call): unknown {
+    const invitations = this.state.invitationsFor(call.caller, call.region).map((record) => ({
+      accountId: record.administratorId,
+      invitationId: record.invitationId,
+      relationshipStatus: record.status,
+      invitedAt: record.invitedAt,
+    }));
+    return paginate(invitations, call.request.query, "invitations");
+  }
+
+  private acceptInvitation(call: Call, administratorField: "administratorId" | "masterId"): unknown {
+    const body = call.body();
+    const administratorId = body[administratorField];
+    const invitationId = body.invitationId;
+    if (typeof administratorId !== "string" || typeof invitationId !== "string") {
+      throw badRequest(`${administratorField} and invitationId are required.`);
+    }
+    this.state.acceptInvitation(call.caller, call.region, call.detectorId, administratorId, invitationId);
+    return {};
+  }
+
+  private administratorOf(call: Call): unknown {
+    this.state.requireDetector(call.caller, call.region, call.detectorId);
+    const record = this.state.administratorRecordOf(call.caller, call.region);
+    return record === undefined
+      ? undefined
+      : {
+          accountId: record.administratorId,
+          invitationId: record.invitationId,
+          relationshipStatus: record.status,
+          invitedAt: record.invitedAt,
+        };
+  }
+
+  /** Model `AccountDetails`: 1–50 `{accountId (12 digits), email (required, 1–64)}`. */
+  private accountDetails(value: unknown): { accountId: string; email: string | undefined }[] {
+    const details = list(value, "accountDetails");
+    return details.map((detail) => {
+      if (!isRecord(detail)) {
+        throw badRequest("accountDetails items must be objects.");
+      }
+      const accountId = accountId12(detail.accountId);
+      const email = detail.email;
+      if (email === undefined || email === null || email === "") {
+        if (this.options.missingEmail === "unprocessed") {
+          return { accountId, email: undefined };
+        }
+        throw badRequest(`The email is missing for account ${accountId}.`);
+      }
+      if (typeof email !== "string" || email.length > MAX_EMAIL_LENGTH) {
+        throw badRequest(`email must be a string of 1 to ${MAX_EMAIL_LENGTH} characters.`);
+      }
+      return { accountId, email };
+    });
+  }
+
+  private toMember(record: MemberRecord): unknown {
+    return {
+      accountId: record.accountId,
+      detectorId: this.state.detector(record.accountId, record.region)?.id,
+      masterId: record.administratorId,
+      administratorId: record.administratorId,
+      email: record.email,
+      relationshipStatus: record.status,
+      invitedAt: record.invitedAt,
+      updatedAt: record.updatedAt,
+    };
+  }
+}
+
+function parseBody(body: string): Record<string, unknown> {
+  if (body.trim() === "") {
+    return {};
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body);
+  } catch {
+    throw new SandboxError(
+      "BadRequestException",
+      400,
+      "The request is rejected because the JSON could not be parsed.",
+    );
+  }
+  if (!isRecord(parsed)) {
+    throw new SandboxError(
+      "BadRequestException",
+      400,
+      "The request is rejected because the body is not a JSON object.",
+    );
+  }
+  return parsed;
+}
+
+/** A model list of 1–50 items. */
+function list(value: unknown, name: string): unknown[] {
+  if (!Array.isArray(value)) {
+    throw badRequest(`${name} is required.`);
+  }
+  if (value.length < 1 || value.length > MAX_IDS_PER_CALL) {
+    throw badRequest(
+      `${name} must contain between 1 and ${MAX_IDS_PER_CALL} items; ${value.length} items were given.`,
+    );
+  }
+  return value;
+}
+
+/** Model `AccountIds`: 1–50 account ids of 12 digits. */
+function accountIds(value: unknown): string[] {
+  return list(value, "accountIds").map(accountId12);
+}
+
+function accountId12(value: unknown): string {
+  if (typeof value !== "string" || !ACCOUNT_ID.test(value)) {
+    throw badRequest(`accountId must be 12 digits; got ${JSON.stringify(value)}.`);
+  }
+  return value;
+}
+
+function toUnprocessed(item: Unprocessed): unknown {
+  return { accountId: item.accountId, result: item.result };
+}
+
+/** Pages a list with `maxResults` (1–50, default 50) and an opaque `nextToken`. */
+function paginate(items: readonly unknown[], query: URLSearchParams, field: string): unknown {
+  const rawMax = query.get("maxResults");
+  const max = rawMax === null ? MAX_RESULTS : Number(rawMax);
+  if (!Number.isInteger(max) || max < 1 || max > MAX_RESULTS) {
+    throw badRequest(`maxResults must be between 1 and ${MAX_RESULTS}.`);
+  }
+  const token = query.get("nextToken");
+  const start = token === null || token === "" ? 0 : decodeToken(token);
+  const end = start + max;
+  return {
+    [field]: items.slice(start, end),
+    nextToken: end < items.length ? Buffer.from(`offset:${end}`).toString("base64url") : undefined,
+  };
+}
+
+function decodeToken(token: string): number {
+  const match = /^offset:(\d+)$/.exec(Buffer.from(token, "base64url").toString("utf8"));
+  if (match?.[1] === undefined) {
+    throw badRequest("nextToken is not valid.");
+  }
+  return Number(match[1]);
+}

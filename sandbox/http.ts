@@ -1,0 +1,127 @@
+/**
+ * Wire-level helpers shared by both services: reading a request, identifying the caller, writing JSON.
+ *
+ * Real clients only differ from production by the endpoint, so everything the sandbox needs to know
+ * about the caller comes from what a signed AWS request carries anyway: the SigV4 credential scope
+ * (`Credential=AKID/20261126/us-west-2/guardduty/aws4_request`) gives the access key id and the region.
+ * Signatures are not verified.
+ */
+import { randomUUID } from "node:crypto";
+import type { IncomingMessage, ServerResponse } from "node:http";
+
+/** The region assumed when a request carries no SigV4 credential scope (e.g. an unsigned curl). */
+export const DEFAULT_REGION = "us-east-1";
+
+/** A request as the service handlers see it. */
+export interface SandboxRequest {
+  readonly method: string;
+  /** The decoded path without the query string, e.g. `/detector/abc/member`. */
+  readonly path: string;
+  readonly query: URLSearchParams;
+  /** Lower-cased header names. */
+  readonly headers: Readonly<Record<string, string | undefined>>;
+  readonly body: string;
+  /** From the SigV4 credential scope; `DEFAULT_REGION` when unsigned. */
+  readonly region: string;
+  /** From the SigV4 credential scope; undefined when unsigned. */
+  readonly accessKeyId: string | undefined;
+}
+
+/**
+ * A service error to put on the wire. Each service module maps it to its protocol's error format.
+ * `fields` are extra members of the error structure (e.g. Organizations `Reason`).
+ */
+export class SandboxError extends Error {
+  constructor(
+    readonly code: string,
+    readonly status: number,
+    message: string,
+    readonly fields: Readonly<Record<string, unknown>> = {},
+  ) {
+    super(message);
+    this.name = code;
+  }
+}
+
+/** Parses `Credential=AKID/date/region/service/aws4_request` from a header or presigned query. */
+export function credentialScope(
+  authorization: string | undefined,
+  query: URLSearchParams,
+): { accessKeyId?: string; region?: string } {
+  const credential = /Credential=([^,\s]+)/.exec(authorization ?? "")?.[1] ?? query.get("X-Amz-Credential");
+  if (!credential) {
+    return {};
+  }
+  const [accessKeyId, , region] = credential.split("/");
+  return { accessKeyId: accessKeyId || undefined, region: region || undefined };
+}
+
+/** Reads the whole request into a SandboxRequest. */
+export async function readRequest(req: IncomingMessage): Promise<SandboxRequest> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) {
+    chunks.push(chunk as Buffer);
+  }
+  const url = new URL(req.url ?? "/", "http://sandbox.invalid");
+  const headers: Record<string, string | undefined> = {};
+  for (const [name, value] of Object.entries(req.headers)) {
+    headers[name.toLowerCase()] = Array.isArray(value) ? value.join(",") : value;
+  }
+  const scope = credentialScope(headers.authorization, url.searchParams);
+  return {
+    method: (req.method ?? "GET").toUpperCase(),
+    path: decodeURIComponent(url.pathname),
+    query: url.searchParams,
+    headers,
+    body: Buffer.concat(chunks).toString("utf8"),
+    region: scope.region ?? DEFAULT_REGION,
+    accessKeyId: scope.accessKeyId,
+  };
+}
+
+/** Writes a JSON response with the request id header every AWS response carries. */
+export function writeJson(
+  res: ServerResponse,
+  status: number,
+  contentType: string,
+  body: unknown,
+  headers: Readonly<Record<string, string>> = {},
+): void {
+  const payload = JSON.stringify(body);
+  res.writeHead(status, {
+    "content-type": contentType,
+    "content-length": Buffer.byteLength(payload),
+    "x-amzn-requestid": randomUUID(),
+    ...headers,
+  });
+  res.end(payload);
+}
+
+/** Resolves after `ms` milliseconds (no timer at all for 0). */
+export function sleep(ms: number): Promise<void> {
+  return ms > 0 ? new Promise((resolve) => setTimeout(resolve, ms)) : Promise.resolve();
+}
+
+/** Narrows a parsed JSON value to a plain object. */
+export function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** One resolved call: its operation name (for counters and faults) and the work, returning the output. */
+export interface ServiceCall {
+  readonly operation: string;
+  readonly run: () => unknown;
+}
+
+/** What the server needs from a service module to run a call and answer in that service's protocol. */
+export interface WireService {
+  readonly name: "guardduty" | "organizations";
+  /** Resolves the operation; an unknown one is answered with the returned error. */
+  route(request: SandboxRequest, callerAccountId: string): ServiceCall | SandboxError;
+  writeResult(res: ServerResponse, output: unknown): void;
+  writeError(res: ServerResponse, error: SandboxError): void;
+  /** The service's throttling error (GuardDuty 429, Organizations 400). */
+  throttlingError(): SandboxError;
+  /** The service's internal error (HTTP 500). */
+  serverError(): SandboxError;
+}

@@ -1,0 +1,181 @@
+/**
+ * Organizations on the wire: JSON 1.1 (`awsJson1_1`), i.e. `POST /` with
+ * `X-Amz-Target: AWSOrganizationsV20161128.<Operation>`, PascalCase members, timestamps as epoch seconds,
+ * and errors as HTTP 400 (500 for faults) with `{"__type": "<Code>", "Message": "..."}`.
+ * Shapes and limits from botocore `data/organizations/2016-11-28/service-2.json`.
+ */
+import type { ServerResponse } from "node:http";
+import {
+  isRecord,
+  SandboxError,
+  type SandboxRequest,
+  type ServiceCall,
+  type WireService,
+  writeJson,
+} from "./http.ts";
+import type { OrgAccount, Organization } from "./scenario.ts";
+
+export const ORGANIZATIONS_TARGET_PREFIX = "AWSOrganizationsV20161128.";
+const CONTENT_TYPE = "application/x-amz-json-1.1";
+/** Model `ListAccounts.MaxResults`: 1–20; pages hold at most 20 accounts. */
+const MAX_ACCOUNTS_PER_PAGE = 20;
+const ACCOUNT_ID = /^\d{12}$/;
+
+/** Whether a request is an Organizations call (JSON 1.1 target header) rather than GuardDuty REST. */
+export function isOrganizationsRequest(request: SandboxRequest): boolean {
+  return request.headers["x-amz-target"]?.startsWith(ORGANIZATIONS_TARGET_PREFIX) ?? false;
+}
+
+function invalidInput(reason: string, message: string): SandboxError {
+  return new SandboxError("InvalidInputException", 400, message, { Reason: reason });
+}
+
+export class OrganizationsService implements WireService {
+  readonly name = "organizations";
+  private readonly handlers: Readonly<Record<string, (input: Record<string, unknown>) => unknown>>;
+
+  constructor(private readonly organization: Organization) {
+    this.handlers = {
+      DescribeAccount: (input) => this.describeAccount(input),
+      ListAccounts: (input) => this.listAccounts(input),
+      DescribeOrganization: () => this.describeOrganization(),
+    };
+  }
+
+  route(request: SandboxRequest): ServiceCall | SandboxError {
+    const operation = request.headers["x-amz-target"]?.slice(ORGANIZATIONS_TARGET_PREFIX.length) ?? "";
+    const handler = Object.hasOwn(this.handlers, operation) ? this.handlers[operation] : undefined;
+    if (request.method !== "POST" || handler === undefined) {
+      return new SandboxError(
+        "UnknownOperationException",
+        400,
+        `The Organizations sandbox does not implement ${operation || "this operation"}.`,
+      );
+    }
+    return { operation, run: () => handler(parseBody(request.body)) };
+  }
+
+  writeResult(res: ServerResponse, output: unknown): void {
+    writeJson(res, 200, CONTENT_TYPE, output);
+  }
+
+  writeError(res: ServerResponse, error: SandboxError): void {
+    writeJson(res, error.status, CONTENT_TYPE, {
+      __type: error.code,
+      Message: error.message,
+      ...error.fields,
+    });
+  }
+
+  /** Organizations throttles with TooManyRequestsException on HTTP 400 (not 429). */
+  throttlingError(): SandboxError {
+    return new SandboxError(
+      "TooManyRequestsException",
+      400,
+      "You have sent too many requests in too short a period of time. Try again later.",
+      { Type: "Throttling" },
+    );
+  }
+
+  serverError(): SandboxError {
+    return new SandboxError(
+      "ServiceException",
+      500,
+      "AWS Organizations can't complete your request because of an internal service error. Try again later.",
+    );
+  }
+
+  private describeAccount(input: Record<string, unknown>): unknown {
+    const id = input.AccountId;
+    if (typeof id !== "string" || !ACCOUNT_ID.test(id)) {
+      throw invalidInput("INVALID_PATTERN", "You provided a value that doesn't match the required pattern.");
+    }
+    const account = this.organization.get(id);
+    if (account === undefined) {
+      throw new SandboxError("AccountNotFoundException", 400, "You specified an account that doesn't exist.");
+    }
+    return { Account: this.toAccount(account) };
+  }
+
+  private listAccounts(input: Record<string, unknown>): unknown {
+    const max = input.MaxResults ?? MAX_ACCOUNTS_PER_PAGE;
+    if (typeof max !== "number" || !Number.isInteger(max) || max < 1 || max > MAX_ACCOUNTS_PER_PAGE) {
+      throw invalidInput(
+        max === 0 || (typeof max === "number" && max < 1) ? "MIN_VALUE_EXCEEDED" : "MAX_VALUE_EXCEEDED",
+        `MaxResults must be between 1 and ${MAX_ACCOUNTS_PER_PAGE}.`,
+      );
+    }
+    const start = decodeToken(input.NextToken);
+    const accounts = this.organization.list();
+    const end = start + max;
+    return {
+      Accounts: accounts.slice(start, end).map((account) => this.toAccount(account)),
+      NextToken: end < accounts.length ? Buffer.from(`offset:${end}`).toString("base64url") : undefined,
+    };
+  }
+
+  private describeOrganization(): unknown {
+    const org = this.organization;
+    const management = org.get(org.managementAccountId);
+    return {
+      Organization: {
+        Id: org.id,
+        Arn: `arn:aws:organizations::${org.managementAccountId}:organization/${org.id}`,
+        FeatureSet: "ALL",
+        MasterAccountArn: this.accountArn(org.managementAccountId),
+        MasterAccountId: org.managementAccountId,
+        MasterAccountEmail: management?.email,
+        AvailablePolicyTypes: [{ Type: "SERVICE_CONTROL_POLICY", Status: "ENABLED" }],
+      },
+    };
+  }
+
+  /** Model `Account`; `JoinedTimestamp` is epoch seconds, as awsJson1_1 encodes timestamps. */
+  private toAccount(account: OrgAccount): unknown {
+    return {
+      Id: account.id,
+      Arn: this.accountArn(account.id),
+      Email: account.email,
+      Name: account.name,
+      Status: account.status,
+      State: account.state,
+      JoinedMethod: account.joinedMethod,
+      JoinedTimestamp: account.joinedAt / 1000,
+    };
+  }
+
+  private accountArn(accountId: string): string {
+    const org = this.organization;
+    return `arn:aws:organizations::${org.managementAccountId}:account/${org.id}/${accountId}`;
+  }
+}
+
+function parseBody(body: string): Record<string, unknown> {
+  let parsed: unknown = {};
+  try {
+    parsed = body.trim() === "" ? {} : JSON.parse(body);
+  } catch {
+    throw new SandboxError("SerializationException", 400, "The request body is not valid JSON.");
+  }
+  if (!isRecord(parsed)) {
+    throw new SandboxError("SerializationException", 400, "The request body is not a JSON object.");
+  }
+  return parsed;
+}
+
+function decodeToken(token: unknown): number {
+  if (token === undefined || token === null || token === "") {
+    return 0;
+  }
+  const match =
+    typeof token === "string"
+      ? /^offset:(\d+)$/.exec(Buffer.from(token, "base64url").toString("utf8"))
+      : null;
+  if (match?.[1] === undefined) {
+    throw invalidInput(
+      "INVALID_PAGINATION_TOKEN",
+      "Get the value for the NextToken parameter from the response to a previous call of the operation.",
+    );
+  }
+  return Number(match[1]);
+}

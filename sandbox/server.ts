@@ -1,0 +1,183 @@
+/**
+ * The GuardDuty + Organizations sandbox: one loopback HTTP server speaking both real wire protocols, so
+ * unmodified AWS clients reach it through an endpoint override alone (`AWS_ENDPOINT_URL_GUARDDUTY`,
+ * `AWS_ENDPOINT_URL_ORGANIZATIONS`, the SDK's `endpoint` option or `aws --endpoint-url`).
+ *
+ * One port serves both services (Organizations calls carry `X-Amz-Target`, GuardDuty calls are REST paths)
+ * and every region (taken from each request's SigV4 credential scope). The caller's account comes from
+ * its access key id; unknown keys act as the GuardDuty administrator.
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { Counters } from "./counters.ts";
+import { FaultInjector, type FaultOptions } from "./faults.ts";
+import { GuardDutyService } from "./guardduty.ts";
+import { GuardDutyState, type RelationshipStatus } from "./guardduty-state.ts";
+import { readRequest, SandboxError, sleep, type WireService } from "./http.ts";
+import { isOrganizationsRequest, OrganizationsService } from "./organizations.ts";
+import { type AccountInput, type OrgAccount, Organization, type ScenarioOptions } from "./scenario.ts";
+
+export interface SandboxOptions extends ScenarioOptions {
+  /** TCP port; 0 (default) picks a free one. */
+  readonly port?: number;
+  /** Listen address; default 127.0.0.1 (loopback only). */
+  readonly host?: string;
+  /** Initial faults; change them later with `setFaults`. */
+  readonly faults?: FaultOptions;
+  /** Access key id → account id, e.g. for member accounts. Unknown keys are the administrator. */
+  readonly credentials?: Readonly<Record<string, string>>;
+  /** Clock in epoch ms, for timestamps and throttling buckets; default `Date.now`. */
+  readonly clock?: () => number;
+}
+
+/** A running sandbox. */
+export interface Sandbox {
+  /** `http://127.0.0.1:<port>`, the endpoint for both services. */
+  readonly url: string;
+  readonly port: number;
+  readonly administratorAccountId: string;
+  readonly managementAccountId: string;
+  readonly organizationId: string;
+  /** Calls, invitations and injected faults so far. */
+  readonly counters: Counters;
+  /** The endpoint variables to give an SDK or the AWS CLI. */
+  env(): Record<"AWS_ENDPOINT_URL_GUARDDUTY" | "AWS_ENDPOINT_URL_ORGANIZATIONS", string>;
+  /** The organization's accounts, in ListAccounts order. */
+  accounts(): readonly OrgAccount[];
+  /** Adds accounts at runtime: explicit ones, or `count` generated from the seed. */
+  addAccounts(accounts: readonly AccountInput[] | { readonly count: number }): OrgAccount[];
+  /** The account's relationship with the administrator in a region; undefined when not a member. */
+  status(accountId: string, region: string): RelationshipStatus | undefined;
+  /** The administrator's members: account id → region → relationship status. */
+  memberStatuses(): Readonly<Record<string, Readonly<Record<string, RelationshipStatus>>>>;
+  /** The account's detector id in a region; undefined where it has none. */
+  detectorId(accountId: string, region: string): string | undefined;
+  /** Makes requests signed with this access key act as `accountId` (e.g. a member, or an assumed role). */
+  registerCredentials(accessKeyId: string, accountId: string): void;
+  /** Replaces the fault configuration. */
+  setFaults(faults: FaultOptions): void;
+  close(): Promise<void>;
+}
+
+/** Starts a sandbox on loopback; resolves once it listens. */
+export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbox> {
+  const seed = options.seed ?? 1;
+  const now = options.clock ?? Date.now;
+  const organization = new Organization(options);
+  const counters = new Counters();
+  const faults = new FaultInjector(seed, options.faults ?? {}, now);
+  const state = new GuardDutyState(
+    organization,
+    {
+      seed,
+      mode: options.mode ?? "invitation",
+      regionsWithoutDetector: options.regionsWithoutDetector ?? [],
+      membersOfOtherAdministrator: options.membersOfOtherAdministrator ?? [],
+      maxMembers: options.maxMembers ?? 5000,
+    },
+    faults,
+    counters,
+    now,
+  );
+  const guardDuty = new GuardDutyService(state, { missingEmail: options.missingEmail ?? "bad-request" });
+  const organizations = new OrganizationsService(organization);
+  const credentials = new Map(Object.entries(options.credentials ?? {}));
+
+  const dispatch = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const request = await readRequest(req);
+    const service: WireService = isOrganizationsRequest(request) ? organizations : guardDuty;
+    const caller = credentials.get(request.accessKeyId ?? "") ?? organization.administratorAccountId;
+    const call = service.route(request, caller);
+    if (call instanceof SandboxError) {
+      service.writeError(res, call);
+      return;
+    }
+    const { operation } = call;
+    const { region } = request;
+    counters.recordCall(operation, region);
+    await sleep(faults.latencyMs());
+    const admission = faults.admit(service.name, operation, region);
+    if (admission === "throttle") {
+      counters.recordThrottle(operation, region);
+      service.writeError(res, service.throttlingError());
+      return;
+    }
+    if (admission === "server-error") {
+      counters.recordServerError(operation, region);
+      service.writeError(res, service.serverError());
+      return;
+    }
+    let output: unknown;
+    try {
+      output = call.run();
+    } catch (error) {
+      if (!(error instanceof SandboxError)) {
+        throw error;
+      }
+      service.writeError(res, error);
+      return;
+    }
+    if (faults.loseResponse(operation)) {
+      counters.recordServerError(operation, region);
+      service.writeError(res, service.serverError());
+      return;
+    }
+    service.writeResult(res, output);
+  };
+
+  const server = createServer((req, res) => {
+    dispatch(req, res).catch((error: unknown) => {
+      // A sandbox bug: answer 500 with the cause rather than hanging the client.
+      if (!res.headersSent) {
+        res.writeHead(500, { "content-type": "application/json", "x-amzn-errortype": "InternalFailure" });
+      }
+      res.end(JSON.stringify({ __type: "InternalFailure", message: `Sandbox failure: ${String(error)}` }));
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port ?? 0, options.host ?? "127.0.0.1", () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const { port, address } = server.address() as AddressInfo;
+  const url = `http://${address.includes(":") ? `[${address}]` : address}:${port}`;
+  const administratorAccountId = organization.administratorAccountId;
+
+  return {
+    url,
+    port,
+    administratorAccountId,
+    managementAccountId: organization.managementAccountId,
+    organizationId: organization.id,
+    counters,
+    env: () => ({ AWS_ENDPOINT_URL_GUARDDUTY: url, AWS_ENDPOINT_URL_ORGANIZATIONS: url }),
+    accounts: () => organization.list(),
+    addAccounts: (accounts) =>
+      "count" in accounts ? organization.addGenerated(accounts.count) : organization.add(accounts),
+    status: (accountId, region) => state.member(administratorAccountId, region, accountId)?.status,
+    memberStatuses: () => {
+      const out: Record<string, Record<string, RelationshipStatus>> = {};
+      for (const record of state.allMembers()) {
+        if (record.administratorId === administratorAccountId) {
+          out[record.accountId] = { ...out[record.accountId], [record.region]: record.status };
+        }
+      }
+      return out;
+    },
+    detectorId: (accountId, region) => state.detector(accountId, region)?.id,
+    registerCredentials: (accessKeyId, accountId) => {
+      credentials.set(accessKeyId, accountId);
+    },
+    setFaults: (next) => faults.configure(next),
+    close: async () => {
+      const closed = new Promise<void>((resolve, reject) =>
+        server.close((error) => (error ? reject(error) : resolve())),
+      );
+      // The SDK keeps connections alive; drop them so close() does not wait for their timeout.
+      server.closeAllConnections();
+      await closed;
+    },
+  };
+}

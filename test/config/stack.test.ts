@@ -1,0 +1,203 @@
+import type { AddressInfo } from "node:net";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { CreateQueueCommand, ReceiveMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
+import { createSqsServer } from "local-aws-sqs";
+import { beforeAll, describe, expect, it } from "vitest";
+import { organizationsEvent, sqsRecord } from "../support/events.ts";
+import { lambdaContext } from "../support/lambda.ts";
+import { type Packaged, packageStack } from "../support/package.ts";
+
+/**
+ * The stack definition is itself tested: `serverless package` runs offline, and the packaged
+ * CloudFormation template and Lambda artifact are checked for the invariants the pipeline relies on.
+ */
+let packaged: Packaged;
+const resources = () => packaged.template.Resources;
+const ofType = (type: string) => Object.entries(resources()).filter(([, resource]) => resource.Type === type);
+const props = (name: string) => resources()[name]?.Properties ?? {};
+
+beforeAll(async () => {
+  packaged = await packageStack(["--stage", "test", "--param", "regions=us-east-1,eu-west-1"]);
+}, 180_000);
+
+describe("packaged stack", () => {
+  it("has the three standard queues, every one encrypted with SQS-managed keys", () => {
+    const queues = ofType("AWS::SQS::Queue").map(([name]) => name);
+
+    expect(queues.sort()).toEqual(["DeadLetterQueue", "OnboardingQueue", "RetryQueue"]);
+    for (const name of queues) {
+      expect(props(name).SqsManagedSseEnabled).toBe(true);
+      expect(props(name).FifoQueue).toBeUndefined();
+    }
+  });
+
+  it("keeps dead letters 14 days and redrives both source queues to the DLQ after ≥ 5 receives", () => {
+    expect(props("DeadLetterQueue").MessageRetentionPeriod).toBe(14 * 24 * 3600);
+    for (const name of ["OnboardingQueue", "RetryQueue"]) {
+      expect(props(name).RedrivePolicy).toEqual({
+        deadLetterTargetArn: { "Fn::GetAtt": ["DeadLetterQueue", "Arn"] },
+        maxReceiveCount: expect.any(Number),
+      });
+      expect(
+        (props(name).RedrivePolicy as { maxReceiveCount: number }).maxReceiveCount,
+      ).toBeGreaterThanOrEqual(5);
+    }
+  });
+
+  it("sets each source queue's visibility timeout to at least 6 × the function timeout", () => {
+    const timeout = props("OnboardLambdaFunction").Timeout as number;
+
+    for (const name of ["OnboardingQueue", "RetryQueue"]) {
+      expect(props(name).VisibilityTimeout).toBeGreaterThanOrEqual(6 * timeout);
+    }
+  });
+
+  it("maps both source queues to the function with partial batch responses, coalescing and bounded concurrency", () => {
+    const mappings = ofType("AWS::Lambda::EventSourceMapping").map(([, resource]) => resource.Properties);
+
+    expect(
+      mappings
+        .map((mapping) => (mapping.EventSourceArn as { "Fn::GetAtt": string[] })["Fn::GetAtt"][0])
+        .sort(),
+    ).toEqual(["OnboardingQueue", "RetryQueue"]);
+    for (const mapping of mappings) {
+      expect(mapping.FunctionResponseTypes).toEqual(["ReportBatchItemFailures"]);
+      // Two full 50-account GuardDuty calls per batch; above 10 records SQS needs a batching window ≥ 1 s.
+      expect(mapping.BatchSize).toBeGreaterThanOrEqual(50);
+      expect(mapping.MaximumBatchingWindowInSeconds).toBeGreaterThanOrEqual(1);
+      expect(mapping.ScalingConfig).toEqual({ MaximumConcurrency: expect.any(Number) });
+    }
+  });
+
+  it("runs the function on nodejs22.x with the stage parameters in its environment", () => {
+    const fn = props("OnboardLambdaFunction");
+    const variables = (fn.Environment as { Variables: Record<string, unknown> }).Variables;
+
+    expect(fn.Runtime).toBe("nodejs22.x");
+    expect(variables).toMatchObject({
+      GUARDDUTY_REGIONS: "us-east-1,eu-west-1",
+      MEMBERSHIP_MODE: "invitation",
+      DISABLE_EMAIL_NOTIFICATION: "true",
+      MAX_ATTEMPTS: expect.any(String),
+      RETRY_QUEUE_URL: { Ref: "RetryQueue" },
+      DEAD_LETTER_QUEUE_URL: { Ref: "DeadLetterQueue" },
+    });
+  });
+
+  it("routes SUCCEEDED account-creation events of Organizations and Control Tower to the onboarding queue", () => {
+    const rules = ofType("AWS::Events::Rule").map(([, resource]) => resource.Properties);
+    const patterns = rules.map(
+      (rule) => rule.EventPattern as { source: string[]; detail: { eventName: string[] } },
+    );
+
+    expect(patterns.map((pattern) => [pattern.source[0], pattern.detail.eventName[0]]).sort()).toEqual([
+      ["aws.controltower", "CreateManagedAccount"],
+      ["aws.organizations", "CreateAccountResult"],
+    ]);
+    expect(JSON.stringify(patterns)).toContain('"state":["SUCCEEDED"]');
+    for (const rule of rules) {
+      expect(rule.Targets).toEqual([
+        expect.objectContaining({ Arn: { "Fn::GetAtt": ["OnboardingQueue", "Arn"] } }),
+      ]);
+    }
+  });
+
+  it("lets only the project's rules send to the onboarding queue, and only over TLS", () => {
+    const policy = props("OnboardingQueuePolicy").PolicyDocument as { Statement: Record<string, unknown>[] };
+    const allow = policy.Statement.find((statement) => statement.Effect === "Allow");
+    const deny = policy.Statement.find((statement) => statement.Effect === "Deny");
+
+    expect(allow).toMatchObject({
+      Principal: { Service: "events.amazonaws.com" },
+      Action: "sqs:SendMessage",
+      Condition: {
+        ArnEquals: {
+          "aws:SourceArn": [
+            { "Fn::GetAtt": ["OrganizationsAccountCreatedRule", "Arn"] },
+            { "Fn::GetAtt": ["ControlTowerAccountCreatedRule", "Arn"] },
+          ],
+        },
+      },
+    });
+    expect(deny).toMatchObject({ Condition: { Bool: { "aws:SecureTransport": "false" } } });
+  });
+
+  it("grants the function no service-wide or all-resource permission beyond the actions that have no resource type", () => {
+    const role = props("IamRoleLambdaExecution") as {
+      Policies: { PolicyDocument: { Statement: { Action: string[]; Resource: unknown }[] } }[];
+    };
+    const statements = role.Policies.flatMap((policy) => policy.PolicyDocument.Statement);
+
+    for (const statement of statements) {
+      expect(statement.Action).not.toContain("*");
+      for (const action of statement.Action) expect(action).not.toMatch(/:\*$/);
+      if (statement.Resource === "*") {
+        for (const action of statement.Action) {
+          expect(["guardduty:ListDetectors", "organizations:ListAccounts"]).toContain(action);
+        }
+      }
+    }
+    const actions = statements.flatMap((statement) => statement.Action);
+    expect(actions).toEqual(
+      expect.arrayContaining([
+        "guardduty:CreateMembers",
+        "guardduty:InviteMembers",
+        "guardduty:GetMembers",
+        "organizations:DescribeAccount",
+        "sqs:SendMessage",
+      ]),
+    );
+  });
+});
+
+describe("packaged Lambda artifact", () => {
+  it("loads as ESM and its handler dead-letters a malformed body through a real SQS server", async () => {
+    // Prepare: a real SQS-protocol server and the two queues the handler writes to.
+    const server = await createSqsServer({ port: 0, hostname: "127.0.0.1" });
+    try {
+      const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const sqs = new SQSClient({
+        endpoint,
+        region: "us-east-1",
+        credentials: { accessKeyId: "k", secretAccessKey: "s" },
+      });
+      const retry = await sqs.send(new CreateQueueCommand({ QueueName: "retry" }));
+      const dlq = await sqs.send(new CreateQueueCommand({ QueueName: "dead-letter" }));
+      Object.assign(process.env, {
+        AWS_ENDPOINT_URL_SQS: endpoint,
+        AWS_REGION: "us-east-1",
+        AWS_ACCESS_KEY_ID: "k",
+        AWS_SECRET_ACCESS_KEY: "s",
+        GUARDDUTY_REGIONS: "us-east-1",
+        RETRY_QUEUE_URL: retry.QueueUrl,
+        DEAD_LETTER_QUEUE_URL: dlq.QueueUrl,
+        POWERTOOLS_LOG_LEVEL: "SILENT",
+      });
+      const artifact = pathToFileURL(join(packaged.artifactDir, "functions", "onboard.mjs")).href;
+
+      // Act: the bundle AWS would run, with a malformed body beside a FAILED creation event.
+      const { handler } = await import(/* @vite-ignore */ artifact);
+      const result = await handler(
+        {
+          Records: [
+            sqsRecord("not json at all", "bad"),
+            sqsRecord(organizationsEvent(undefined, { state: "FAILED" })),
+          ],
+        },
+        lambdaContext(),
+      );
+
+      // Assess
+      expect(result).toEqual({ batchItemFailures: [] });
+      const received = await sqs.send(
+        new ReceiveMessageCommand({ QueueUrl: dlq.QueueUrl, MaxNumberOfMessages: 10 }),
+      );
+      expect(received.Messages?.map((message) => JSON.parse(message.Body ?? ""))).toEqual([
+        expect.objectContaining({ reason: "invalid-message", raw: "not json at all" }),
+      ]);
+    } finally {
+      server.close();
+    }
+  });
+});

@@ -1,0 +1,64 @@
+import { describe, expect, it } from "vitest";
+import { loadConfig } from "#shared/config";
+import { ConfigError } from "#shared/errors";
+
+const base = {
+  RETRY_QUEUE_URL: "https://sqs.us-east-1.amazonaws.com/111111111111/retry",
+  DEAD_LETTER_QUEUE_URL: "https://sqs.us-east-1.amazonaws.com/111111111111/dlq",
+  AWS_REGION: "us-east-1",
+};
+
+describe("loadConfig", () => {
+  it("defaults to invitation mode in the function's own region, e-mail notification off", () => {
+    const config = loadConfig(base);
+
+    expect(config).toMatchObject({
+      regions: ["us-east-1"],
+      mode: "invitation",
+      disableEmailNotification: true,
+      maxAttempts: 8,
+      retryBaseDelaySeconds: 30,
+    });
+  });
+
+  it("reads every stage parameter", () => {
+    const config = loadConfig({
+      ...base,
+      GUARDDUTY_REGIONS: " eu-west-1, us-east-1 ,eu-west-1",
+      MEMBERSHIP_MODE: "organization",
+      INVITATION_MESSAGE: "Welcome",
+      DISABLE_EMAIL_NOTIFICATION: "false",
+      MAX_ATTEMPTS: "3",
+      RETRY_BASE_DELAY_SECONDS: "5",
+      ADMINISTRATOR_ACCOUNT_ID: "111111111111",
+    });
+
+    expect(config).toMatchObject({
+      regions: ["eu-west-1", "us-east-1"],
+      mode: "organization",
+      invitationMessage: "Welcome",
+      disableEmailNotification: false,
+      maxAttempts: 3,
+      retryBaseDelaySeconds: 5,
+      administratorAccountId: "111111111111",
+    });
+  });
+
+  it.each([
+    [{ GUARDDUTY_REGIONS: "us-east-1,Moon" }, "GUARDDUTY_REGIONS"],
+    [{ MEMBERSHIP_MODE: "delegated" }, "MEMBERSHIP_MODE"],
+    [{ DISABLE_EMAIL_NOTIFICATION: "yes" }, "DISABLE_EMAIL_NOTIFICATION"],
+    [{ MAX_ATTEMPTS: "0" }, "MAX_ATTEMPTS"],
+    [{ MAX_ATTEMPTS: "2.5" }, "MAX_ATTEMPTS"],
+    [{ RETRY_BASE_DELAY_SECONDS: "901" }, "RETRY_BASE_DELAY_SECONDS"],
+    [{ RETRY_QUEUE_URL: "" }, "RETRY_QUEUE_URL"],
+    [{ DEAD_LETTER_QUEUE_URL: "not a url" }, "DEAD_LETTER_QUEUE_URL"],
+    [{ ADMINISTRATOR_ACCOUNT_ID: "1111" }, "ADMINISTRATOR_ACCOUNT_ID"],
+    [{ AWS_REGION: "" }, "GUARDDUTY_REGIONS"],
+  ])("fails fast naming the variable for %o", (override, variable) => {
+    const load = () => loadConfig({ ...base, ...override });
+
+    expect(load).toThrow(ConfigError);
+    expect(load).toThrow(new RegExp(`^${variable}: `));
+  });
+});

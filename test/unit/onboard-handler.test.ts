@@ -1,0 +1,317 @@
+import {
+  CreateMembersCommand,
+  GuardDutyClient,
+  InternalServerErrorException,
+  InviteMembersCommand,
+  ListDetectorsCommand,
+} from "@aws-sdk/client-guardduty";
+import {
+  type Account,
+  AccountNotFoundException,
+  DescribeAccountCommand,
+  ListAccountsCommand,
+  OrganizationsClient,
+} from "@aws-sdk/client-organizations";
+import { SendMessageBatchCommand, type SendMessageBatchRequestEntry, SQSClient } from "@aws-sdk/client-sqs";
+import type { SQSEvent, SQSRecord } from "aws-lambda";
+import { mockClient } from "aws-sdk-client-mock";
+import { afterEach, beforeEach, describe, expect, it, type MockInstance, vi } from "vitest";
+import { accountIds, onboardingRequest, organizationsEvent, sqsRecord } from "../support/events.ts";
+import { lambdaContext } from "../support/lambda.ts";
+
+const RETRY = "https://sqs.us-east-1.amazonaws.com/111111111111/retry";
+const DLQ = "https://sqs.us-east-1.amazonaws.com/111111111111/dlq";
+const ADMIN = "111111111111";
+
+const guardduty = mockClient(GuardDutyClient);
+const organizations = mockClient(OrganizationsClient);
+const sqs = mockClient(SQSClient);
+let stdout: MockInstance;
+let stderr: MockInstance;
+
+/** The organization as Organizations describes it; the e-mails must never reach a log line. */
+const org = new Map<string, Account>();
+const member = (id: string, state: "ACTIVE" | "SUSPENDED" = "ACTIVE") =>
+  org.set(id, { Id: id, Email: `owner+${id}@example.com`, State: state, Name: `acct ${id}` });
+
+/** Loads the real handler module, with a fresh cold start, under the given stage configuration. */
+async function handler(env: Record<string, string> = {}) {
+  vi.resetModules();
+  vi.stubEnv("GUARDDUTY_REGIONS", "us-east-1,eu-west-1");
+  vi.stubEnv("RETRY_QUEUE_URL", RETRY);
+  vi.stubEnv("DEAD_LETTER_QUEUE_URL", DLQ);
+  vi.stubEnv("ADMINISTRATOR_ACCOUNT_ID", ADMIN);
+  vi.stubEnv("MAX_ATTEMPTS", "4");
+  vi.stubEnv("AWS_ACCESS_KEY_ID", "test");
+  vi.stubEnv("AWS_SECRET_ACCESS_KEY", "test");
+  for (const [name, value] of Object.entries(env)) vi.stubEnv(name, value);
+  const module = await import("../../functions/onboard.ts");
+  return (records: SQSRecord[]) => module.handler({ Records: records } satisfies SQSEvent, lambdaContext());
+}
+
+const sent = (queueUrl: string): SendMessageBatchRequestEntry[] =>
+  sqs
+    .commandCalls(SendMessageBatchCommand)
+    .filter((call) => call.args[0].input.QueueUrl === queueUrl)
+    .flatMap((call) => call.args[0].input.Entries ?? []);
+const sentBodies = (queueUrl: string) => sent(queueUrl).map((entry) => JSON.parse(entry.MessageBody ?? ""));
+/** Powertools writes INFO to stdout and WARN/ERROR to stderr. */
+const logLines = () => [...stdout.mock.calls, ...stderr.mock.calls].map((call) => String(call[0]));
+
+beforeEach(() => {
+  org.clear();
+  guardduty.reset();
+  organizations.reset();
+  sqs.reset();
+  guardduty.on(ListDetectorsCommand).resolves({ DetectorIds: ["det-1"] });
+  guardduty.on(CreateMembersCommand).resolves({ UnprocessedAccounts: [] });
+  guardduty.on(InviteMembersCommand).resolves({ UnprocessedAccounts: [] });
+  organizations.on(DescribeAccountCommand).callsFake(({ AccountId }: { AccountId: string }) => {
+    const account = org.get(AccountId);
+    if (!account) {
+      return Promise.reject(
+        new AccountNotFoundException({ message: "not found", $metadata: { httpStatusCode: 400 } }),
+      );
+    }
+    return Promise.resolve({ Account: account });
+  });
+  organizations.on(ListAccountsCommand).callsFake(({ NextToken }: { NextToken?: string }) => {
+    const all = [...org.values()];
+    const start = Number(NextToken ?? 0);
+    const next = start + 20 < all.length ? String(start + 20) : undefined;
+    return Promise.resolve({ Accounts: all.slice(start, start + 20), NextToken: next });
+  });
+  sqs.on(SendMessageBatchCommand).callsFake(({ Entries }: { Entries: { Id: string }[] }) =>
+    Promise.resolve({
+      Successful: Entries.map(({ Id }) => ({ Id, MessageId: `m-${Id}`, MD5OfMessageBody: "" })),
+      Failed: [],
+    }),
+  );
+  stdout = vi.spyOn(process.stdout, "write").mockImplementation(() => true);
+  stderr = vi.spyOn(process.stderr, "write").mockImplementation(() => true);
+});
+
+afterEach(() => {
+  stdout.mockRestore();
+  stderr.mockRestore();
+  vi.unstubAllEnvs();
+});
+
+describe("onboard handler", () => {
+  it("invites new accounts in every region and deletes their messages", async () => {
+    const [a, b] = accountIds(2) as [string, string];
+    member(a);
+    member(b);
+    const invoke = await handler();
+
+    const result = await invoke([sqsRecord(organizationsEvent(a)), sqsRecord(onboardingRequest(b))]);
+
+    expect(result).toEqual({ batchItemFailures: [] });
+    expect(guardduty.commandCalls(CreateMembersCommand)).toHaveLength(2); // one coalesced call per region
+    const invited = guardduty
+      .commandCalls(InviteMembersCommand)
+      .flatMap((call) => call.args[0].input.AccountIds);
+    expect(invited.sort()).toEqual([a, a, b, b]);
+    expect(sqs.commandCalls(SendMessageBatchCommand)).toHaveLength(0);
+  });
+
+  it("dead-letters a malformed body verbatim without disturbing its batch siblings", async () => {
+    const [a] = accountIds(1) as [string];
+    member(a);
+    const invoke = await handler();
+    const garbage = "{this is not json";
+
+    const result = await invoke([sqsRecord(garbage, "bad"), sqsRecord(organizationsEvent(a), "good")]);
+
+    expect(result).toEqual({ batchItemFailures: [] });
+    expect(sentBodies(DLQ)).toEqual([expect.objectContaining({ reason: "invalid-message", raw: garbage })]);
+    expect(
+      guardduty.commandCalls(InviteMembersCommand).flatMap((call) => call.args[0].input.AccountIds),
+    ).toEqual([a, a]);
+  });
+
+  it("skips a FAILED creation event, a suspended account and the administrator itself", async () => {
+    const [suspended] = accountIds(1) as [string];
+    member(suspended, "SUSPENDED");
+    const invoke = await handler();
+
+    const result = await invoke([
+      sqsRecord(organizationsEvent(undefined, { state: "FAILED" })),
+      sqsRecord(onboardingRequest(suspended)),
+      sqsRecord(onboardingRequest(ADMIN)),
+    ]);
+
+    expect(result).toEqual({ batchItemFailures: [] });
+    expect(guardduty.commandCalls(CreateMembersCommand)).toHaveLength(0);
+    expect(sqs.commandCalls(SendMessageBatchCommand)).toHaveLength(0);
+    const reasons = logLines().map((line) => JSON.parse(line).reason);
+    expect(reasons).toEqual(
+      expect.arrayContaining(["account-not-created", "account-not-active", "administrator-account"]),
+    );
+  });
+
+  it("dead-letters an account outside the organization without calling GuardDuty for it", async () => {
+    const invoke = await handler();
+
+    await invoke([sqsRecord(onboardingRequest("999999999999"))]);
+
+    expect(sentBodies(DLQ).map((body) => [body.reason, body.region])).toEqual([
+      ["not-in-organization", "us-east-1"],
+      ["not-in-organization", "eu-west-1"],
+    ]);
+    expect(guardduty.commandCalls(CreateMembersCommand)).toHaveLength(0);
+  });
+
+  it("reports only the record whose dead-letter send failed inside an HTTP-200 SendMessageBatch", async () => {
+    const [a] = accountIds(1) as [string];
+    member(a);
+    sqs
+      .on(SendMessageBatchCommand)
+      .callsFake(({ Entries }: { Entries: { Id: string; MessageBody: string }[] }) =>
+        Promise.resolve({
+          Successful: Entries.filter((entry) => !entry.MessageBody.includes("unlucky")).map(({ Id }) => ({
+            Id,
+            MessageId: "x",
+            MD5OfMessageBody: "",
+          })),
+          Failed: Entries.filter((entry) => entry.MessageBody.includes("unlucky")).map(({ Id }) => ({
+            Id,
+            Code: "InternalError",
+            SenderFault: false,
+          })),
+        }),
+      );
+    const invoke = await handler();
+
+    const result = await invoke([
+      sqsRecord("unlucky garbage", "unlucky"),
+      sqsRecord("lucky garbage", "lucky"),
+      sqsRecord(onboardingRequest(a), "fine"),
+    ]);
+
+    expect(result).toEqual({ batchItemFailures: [{ itemIdentifier: "unlucky" }] });
+  });
+
+  it("keeps every routed record on its queue when the retry queue cannot be reached", async () => {
+    const ids = accountIds(3);
+    for (const id of ids) member(id);
+    guardduty
+      .on(CreateMembersCommand)
+      .rejects(new InternalServerErrorException({ message: "boom", $metadata: { httpStatusCode: 500 } }));
+    sqs.on(SendMessageBatchCommand).rejects(new Error("connect ECONNREFUSED"));
+    const invoke = await handler();
+
+    const result = await invoke(ids.map((id) => sqsRecord(onboardingRequest(id), `m-${id}`)));
+
+    expect(result.batchItemFailures.map((failure) => failure.itemIdentifier).sort()).toEqual(
+      ids.map((id) => `m-${id}`),
+    );
+  });
+
+  it("sends an all-failing batch to the retry queue with attempt + 1, the failing regions and a delay", async () => {
+    const ids = accountIds(3);
+    for (const id of ids) member(id);
+    guardduty
+      .on(CreateMembersCommand)
+      .rejects(new InternalServerErrorException({ message: "boom", $metadata: { httpStatusCode: 500 } }));
+    const invoke = await handler();
+
+    const result = await invoke(ids.map((id) => sqsRecord(onboardingRequest(id))));
+
+    expect(result).toEqual({ batchItemFailures: [] });
+    const retries = sent(RETRY);
+    expect(retries).toHaveLength(3);
+    for (const entry of retries) {
+      expect(entry.DelaySeconds).toBeGreaterThan(0);
+      expect(entry.DelaySeconds).toBeLessThanOrEqual(900);
+      expect(JSON.parse(entry.MessageBody ?? "")).toMatchObject({
+        attempt: 1,
+        origin: "retry",
+        regions: ["us-east-1", "eu-west-1"],
+        lastError: { reason: "service-unavailable" },
+      });
+    }
+  });
+
+  it("dead-letters retries-exhausted with the last result text once attempts are spent", async () => {
+    const [a] = accountIds(1) as [string];
+    member(a);
+    guardduty
+      .on(InviteMembersCommand)
+      .resolves({ UnprocessedAccounts: [{ AccountId: a, Result: "A result text nobody has seen" }] });
+    const invoke = await handler({ GUARDDUTY_REGIONS: "eu-west-1" });
+
+    await invoke([sqsRecord(onboardingRequest(a, { attempt: 3, origin: "retry", regions: ["eu-west-1"] }))]);
+
+    expect(sent(RETRY)).toHaveLength(0);
+    expect(sentBodies(DLQ)).toEqual([
+      expect.objectContaining({
+        reason: "retries-exhausted",
+        accountId: a,
+        region: "eu-west-1",
+        detail: "after 4 attempts, last unrecognized-result: A result text nobody has seen",
+      }),
+    ]);
+  });
+
+  it("enables members with CreateMembers alone in organization mode", async () => {
+    const [a] = accountIds(1) as [string];
+    member(a);
+    const invoke = await handler({ MEMBERSHIP_MODE: "organization" });
+
+    const result = await invoke([sqsRecord(onboardingRequest(a))]);
+
+    expect(result).toEqual({ batchItemFailures: [] });
+    expect(guardduty.commandCalls(InviteMembersCommand)).toHaveLength(0);
+    const outcomes = logLines()
+      .map((line) => JSON.parse(line))
+      .filter((line) => line.accountId === a)
+      .map((line) => line.outcome);
+    expect(outcomes).toEqual(["enabled", "enabled"]);
+  });
+
+  it("learns e-mails from the paged listing when that costs fewer calls than describing each account", async () => {
+    const ids = accountIds(60);
+    for (const id of ids) member(id);
+    const invoke = await handler();
+
+    await invoke(ids.map((id) => sqsRecord(onboardingRequest(id))));
+
+    expect(organizations.commandCalls(ListAccountsCommand)).toHaveLength(3);
+    expect(organizations.commandCalls(DescribeAccountCommand)).toHaveLength(0);
+  });
+
+  it("writes one structured line per (account, region) outcome and never an e-mail address", async () => {
+    const ids = accountIds(4);
+    for (const id of ids) member(id);
+    guardduty.on(CreateMembersCommand).resolves({
+      UnprocessedAccounts: [
+        { AccountId: ids[1], Result: "The member account's email address is missing" },
+        { AccountId: ids[2], Result: `Invalid email owner+${ids[2]}@example.com` },
+      ],
+    });
+    const invoke = await handler();
+
+    await invoke([
+      ...ids.map((id) => sqsRecord(onboardingRequest(id))),
+      sqsRecord('{"email":"leak@example.com"'),
+    ]);
+
+    const lines = logLines();
+    expect(lines.length).toBeGreaterThan(0);
+    for (const line of lines) expect(line).not.toMatch(/@example\.com/);
+    const outcomes = lines
+      .map((line) => JSON.parse(line))
+      .filter((line) => line.message === "account outcome");
+    expect(outcomes).toHaveLength(8);
+    expect(outcomes[0]).toMatchObject({
+      level: "INFO",
+      service: "guardduty-onboarding",
+      accountId: ids[0],
+      region: "us-east-1",
+      outcome: "invited",
+      attempt: 0,
+      messageId: expect.any(String),
+    });
+  });
+});
