@@ -1,0 +1,160 @@
+/**
+ * The whole pipeline on this machine: a real SQS server with the stack's queues, the GuardDuty +
+ * Organizations sandbox, and Lambda's SQS event source invoking the deployable bundle of the handler.
+ * Every AWS client — the function's and the tooling's — is unmodified and reaches these servers over
+ * HTTP through the SDK's standard `AWS_ENDPOINT_URL_<SERVICE>` variables.
+ */
+import { GetQueueAttributesCommand } from "@aws-sdk/client-sqs";
+import { type Sandbox, type SandboxOptions, startSandbox } from "../sandbox/server.ts";
+import { type Bundle, bundleFunction } from "./bundle.ts";
+import { type EventSourceFaults, LocalEventSource } from "./event-source.ts";
+import { LOCAL_CREDENTIALS, LOCAL_REGION, type LocalSqs, startLocalSqs } from "./sqs.ts";
+import { type EventSourceDefinition, readStack, type StackDefinition } from "./stack.ts";
+
+export interface LocalStackOptions {
+  /** GuardDuty regions the function onboards into. */
+  readonly regions: readonly string[];
+  readonly sandbox?: SandboxOptions;
+  /** Stage parameters over `params.default` (e.g. `maxAttempts`, `membershipMode`). */
+  readonly params?: Readonly<Record<string, string>>;
+  /** Queue attributes over serverless.yml's (e.g. a short `VisibilityTimeout` for crash tests). */
+  readonly queueAttributes?: Readonly<Record<string, string>>;
+  readonly eventSourceFaults?: EventSourceFaults;
+  /** Event-source settings over serverless.yml's (e.g. a shorter batching window in tests). */
+  readonly eventSourceSettings?: Partial<Omit<EventSourceDefinition, "queue">>;
+  /** Every line the function logs; default: discarded. */
+  readonly onLog?: (line: string) => void;
+  /** Problems of the event source itself (not of the function). */
+  readonly onError?: (message: string) => void;
+  /** Do not start the event sources (`npm run sandbox`: servers only). */
+  readonly withoutFunction?: boolean;
+}
+
+export interface QueueDepth {
+  readonly visible: number;
+  readonly inFlight: number;
+  readonly delayed: number;
+}
+
+export interface LocalStack {
+  readonly stack: StackDefinition;
+  readonly sqs: LocalSqs;
+  readonly sandbox: Sandbox;
+  /** Endpoints, credentials and queue URLs: what a client or the ops tooling needs to reach the stack. */
+  readonly env: Readonly<Record<string, string>>;
+  /** The function's environment (its stage configuration). */
+  readonly functionEnv: Readonly<Record<string, string>>;
+  readonly eventSources: readonly LocalEventSource[];
+  depths(): Promise<Record<string, QueueDepth>>;
+  /** Resolves once the source queues are empty and no batch is in flight (or rejects after `timeoutMs`). */
+  drained(timeoutMs?: number): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** Retries wait seconds, not minutes, on a laptop: the local stage's `retryBaseDelaySeconds`. */
+const LOCAL_PARAMS = { retryBaseDelaySeconds: "1", logLevel: "INFO" };
+
+export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
+  const stack = readStack();
+  const sqs = await startLocalSqs(stack.queues, options.queueAttributes);
+  const sandbox = await startSandbox({ administratorAccountId: "210987654321", ...options.sandbox });
+  const params: Record<string, string | undefined> = { ...stack.params, ...LOCAL_PARAMS, ...options.params };
+  const env: Record<string, string> = {
+    AWS_REGION: LOCAL_REGION,
+    AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+    AWS_ENDPOINT_URL_SQS: sqs.endpoint,
+    ...sandbox.env(),
+    GUARDDUTY_REGIONS: options.regions.join(","),
+    ONBOARDING_QUEUE_URL: sqs.urls.OnboardingQueue as string,
+    RETRY_QUEUE_URL: sqs.urls.RetryQueue as string,
+    DEAD_LETTER_QUEUE_URL: sqs.urls.DeadLetterQueue as string,
+  };
+  const functionEnv: Record<string, string> = {
+    ...env,
+    MEMBERSHIP_MODE: params.membershipMode ?? "invitation",
+    INVITATION_MESSAGE: params.invitationMessage ?? "",
+    DISABLE_EMAIL_NOTIFICATION: params.disableEmailNotification ?? "true",
+    MAX_ATTEMPTS: params.maxAttempts ?? "8",
+    RETRY_BASE_DELAY_SECONDS: params.retryBaseDelaySeconds ?? "1",
+    ADMINISTRATOR_ACCOUNT_ID: sandbox.administratorAccountId,
+    POWERTOOLS_SERVICE_NAME: "guardduty-onboarding",
+    POWERTOOLS_LOG_LEVEL: params.logLevel ?? "INFO",
+    AWS_LAMBDA_FUNCTION_NAME: "guardduty-onboarding-local-onboard",
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
+  };
+
+  const bundle: Bundle | undefined = options.withoutFunction
+    ? undefined
+    : await bundleFunction(stack.handler, stack.esbuild);
+  const eventSources = bundle
+    ? stack.eventSources.map(
+        (settings) =>
+          new LocalEventSource({
+            sqs: sqs.client,
+            queueUrl: sqs.urls[settings.queue] as string,
+            queueArn: sqs.arns[settings.queue] as string,
+            settings: { ...settings, ...options.eventSourceSettings },
+            faults: options.eventSourceFaults,
+            onError: options.onError,
+            container: {
+              bundle,
+              env: functionEnv,
+              timeoutMs: stack.functionTimeoutSeconds * 1000,
+              functionName: "guardduty-onboarding-local-onboard",
+              onLog: options.onLog ?? (() => undefined),
+            },
+          }),
+      )
+    : [];
+  for (const source of eventSources) source.start();
+
+  const sources = stack.eventSources.map((settings) => settings.queue);
+  const depths = async () => {
+    const result: Record<string, QueueDepth> = {};
+    for (const [name, QueueUrl] of Object.entries(sqs.urls)) {
+      const { Attributes = {} } = await sqs.client.send(
+        new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ["All"] }),
+      );
+      const inFlight = Number(Attributes.ApproximateNumberOfMessagesNotVisible ?? 0);
+      result[name] = {
+        // local-aws-sqs 2.0.2 counts in-flight messages in ApproximateNumberOfMessages too.
+        visible: Math.max(0, Number(Attributes.ApproximateNumberOfMessages ?? 0) - inFlight),
+        inFlight,
+        delayed: Number(Attributes.ApproximateNumberOfMessagesDelayed ?? 0),
+      };
+    }
+    return result;
+  };
+
+  return {
+    stack,
+    sqs,
+    sandbox,
+    env,
+    functionEnv,
+    eventSources,
+    depths,
+    async drained(timeoutMs = 300_000) {
+      const deadline = Date.now() + timeoutMs;
+      let quietChecks = 0;
+      // Two quiet checks in a row: a batch may be between its receive and its invocation.
+      while (quietChecks < 2) {
+        if (Date.now() > deadline) throw new Error(`the queues did not drain within ${timeoutMs / 1000} s`);
+        await new Promise((resolve) => setTimeout(resolve, 250));
+        const current = await depths();
+        const pending = sources.some((name) => {
+          const depth = current[name];
+          return !depth || depth.visible + depth.inFlight + depth.delayed > 0;
+        });
+        const busy = eventSources.some((source) => source.busy > 0);
+        quietChecks = pending || busy ? 0 : quietChecks + 1;
+      }
+    },
+    async stop() {
+      await Promise.all(eventSources.map((source) => source.stop()));
+      await sandbox.close();
+      await sqs.close();
+    },
+  };
+}

@@ -1,0 +1,155 @@
+/**
+ * `npm start`: the whole pipeline on this machine, no AWS account, no Docker, no network. Publishes
+ * events into a seeded organization, runs until the queues are drained, prints a summary, exits 0.
+ */
+import { createWriteStream } from "node:fs";
+import { parseArgs } from "node:util";
+import type { FaultOptions } from "../sandbox/faults.ts";
+import {
+  accountCreatedEvent,
+  accountsNamed,
+  newAccountIds,
+  publish,
+  readEvents,
+  readMessages,
+} from "./inputs.ts";
+import { startLocalStack } from "./local-stack.ts";
+import { OutcomeTally, renderSummary, summarize } from "./summary.ts";
+
+const HELP = `Usage: npm start -- [options]
+
+Runs the onboarding pipeline on an embedded local stack (SQS server, GuardDuty + Organizations
+sandbox, Lambda's SQS event source) and prints what happened.
+
+  --events PATH     EventBridge events (a .json file, or a folder of them) sent as a rule delivers them
+                    (default: events/)
+  --messages PATH   raw SQS message bodies sent as they are: one per file of a folder, or NDJSON lines
+  --accounts N      also synthesize N new-account events (default: 30 with the default scenario, else 0)
+  --regions a,b,c   GuardDuty regions to onboard into
+                    (default: us-east-1,eu-west-1,ap-southeast-2,ca-central-1)
+  --no-detector a,b regions where the administrator has not enabled GuardDuty (default: ca-central-1)
+  --faults JSON     sandbox faults, e.g. '{"latencyMs":20,"serverErrorRate":0.1,
+                    "guardDutyThrottle":{"ratePerSecond":5,"burst":5},"organizationsThrottle":{...},
+                    "internalErrorRate":0.05}' plus event-source faults "crashRate", "duplicateRate"
+  --seed N          seed of the organization and every injected fault (default: 42)
+  --json            print only one JSON summary on stdout; logs go to stderr or --logs
+  --logs FILE       write the function's structured logs to FILE
+  -h, --help        this text
+`;
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      events: { type: "string" },
+      messages: { type: "string" },
+      accounts: { type: "string" },
+      regions: { type: "string", default: "us-east-1,eu-west-1,ap-southeast-2,ca-central-1" },
+      "no-detector": { type: "string", default: "ca-central-1" },
+      faults: { type: "string" },
+      seed: { type: "string", default: "42" },
+      json: { type: "boolean", default: false },
+      logs: { type: "string" },
+      help: { type: "boolean", short: "h", default: false },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(HELP);
+    return;
+  }
+  const seed = integer("--seed", values.seed);
+  const regions = values.regions
+    .split(",")
+    .map((region) => region.trim())
+    .filter(Boolean);
+  const custom = values.events !== undefined || values.messages !== undefined;
+  const burst = values.accounts === undefined ? (custom ? 0 : 30) : integer("--accounts", values.accounts);
+  const { crashRate, duplicateRate, ...sandboxFaults } = parseFaults(values.faults);
+
+  // Prepare what to publish, and an organization that holds every account it names.
+  const burstIds = newAccountIds(burst, seed);
+  const bodies = [
+    ...readEvents(values.events ?? "events"),
+    ...burstIds.map((id) => accountCreatedEvent(id)),
+    ...(values.messages ? readMessages(values.messages) : []),
+    // The default scenario's malformed message: dead-lettered verbatim, its batch siblings unharmed.
+    ...(custom ? [] : ['{"version":1,"accountId":"not-an-account-id"']),
+  ];
+  const named = accountsNamed(bodies);
+  const otherAdministrator = custom ? [] : burstIds.slice(-1);
+
+  const logFile = values.logs ? createWriteStream(values.logs) : undefined;
+  const tally = new OutcomeTally();
+  const progress = (text: string) => (values.json ? process.stderr : process.stdout).write(`${text}\n`);
+  const local = await startLocalStack({
+    regions,
+    sandbox: {
+      seed,
+      accountCount: 20,
+      accounts: named.map((id) => ({ id })),
+      regionsWithoutDetector: values["no-detector"].split(",").filter(Boolean),
+      membersOfOtherAdministrator: otherAdministrator.map((accountId) => ({ accountId })),
+      // Throttles a burst meets: Organizations 5 calls/s across its APIs; GuardDuty 1 call/s per API and
+      // region, so two concurrent batches collide and the SDK's retries absorb the 429.
+      faults: {
+        organizationsThrottle: { ratePerSecond: 5, burst: 10 },
+        guardDutyThrottle: { ratePerSecond: 1, burst: 1 },
+        ...sandboxFaults,
+      },
+    },
+    eventSourceFaults: { crashRate, duplicateRate },
+    onLog: (line) => {
+      tally.add(line);
+      if (logFile) logFile.write(`${line}\n`);
+      else if (values.json) process.stderr.write(`${line}\n`);
+    },
+    onError: (message) => process.stderr.write(`${message}\n`),
+  });
+
+  try {
+    const started = Date.now();
+    progress(
+      `Local stack up: SQS ${local.sqs.endpoint}, GuardDuty + Organizations sandbox ${local.sandbox.url}. ` +
+        `Publishing ${bodies.length} messages for ${named.length} accounts into ${regions.length} regions…`,
+    );
+    await publish(local.sqs.client, local.sqs.urls.OnboardingQueue as string, bodies);
+    await local.drained();
+    const summary = await summarize(
+      local,
+      { seed, regions, accounts: named, published: bodies.length, wallTimeMs: Date.now() - started },
+      tally,
+    );
+    if (values.json) process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+    else {
+      process.stdout.write(`\n${renderSummary(summary)}\n`);
+      if (!logFile) process.stdout.write("\nThe function's structured logs: npm start -- --logs FILE\n");
+    }
+  } finally {
+    await local.stop();
+    logFile?.end();
+  }
+}
+
+function integer(flag: string, value: string): number {
+  const number = Number(value);
+  if (!Number.isInteger(number) || number < 0) throw new Error(`${flag}: "${value}" is not a whole number`);
+  return number;
+}
+
+function parseFaults(
+  json: string | undefined,
+): FaultOptions & { crashRate?: number; duplicateRate?: number } {
+  if (!json) return {};
+  try {
+    return JSON.parse(json) as FaultOptions;
+  } catch {
+    throw new Error(`--faults: not JSON: ${json}`);
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    process.stderr.write(`npm start: ${(error as Error)?.message ?? error}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,259 @@
+/**
+ * The summary of a local run: what the function decided (from its structured log lines), what the
+ * sandbox ended up with (relationship status per account and region, API calls, invitations), and what
+ * is left on the queues. `renderSummary` prints it for people; `--json` prints the object itself.
+ */
+import { ReceiveMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
+import type { EventSourceStats } from "./event-source.ts";
+import type { LocalStack, QueueDepth } from "./local-stack.ts";
+
+export interface RunSummary {
+  readonly seed: number;
+  readonly regions: readonly string[];
+  readonly administratorAccountId: string;
+  readonly published: number;
+  readonly wallTimeMs: number;
+  /** Outcome decisions logged by the function (an account retried then invited counts in both). */
+  readonly outcomes: Record<string, number>;
+  readonly reasons: Record<string, number>;
+  /** Relationship status per published account and region, as the sandbox sees it ("none": not a member). */
+  readonly members: Record<string, Record<string, string>>;
+  readonly statusCounts: Record<string, Record<string, number>>;
+  readonly deadLetters: readonly DeadLetter[];
+  /** operation → calls (all regions). */
+  readonly apiCalls: Record<string, number>;
+  readonly apiCallsByRegion: Record<string, Record<string, number>>;
+  readonly throttled: number;
+  readonly serverErrors: number;
+  /** (account, region) pairs that received more than one invitation; empty when none did. */
+  readonly duplicateInvitations: readonly { accountId: string; region: string; invitations: number }[];
+  readonly queues: Record<string, QueueDepth>;
+  readonly eventSource: EventSourceStats;
+}
+
+export interface DeadLetter {
+  readonly reason: string;
+  readonly accountId?: string;
+  readonly region?: string;
+  readonly detail?: string;
+  /** The DLQ body: parsed when it is JSON, else the string as it is. */
+  readonly body: unknown;
+}
+
+/** Tallies the `outcome` and `reason` fields of the function's JSON log lines. */
+export class OutcomeTally {
+  readonly outcomes: Record<string, number> = {};
+  readonly reasons: Record<string, number> = {};
+
+  add(line: string): void {
+    let entry: { outcome?: unknown; reason?: unknown };
+    try {
+      entry = JSON.parse(line) as typeof entry;
+    } catch {
+      return;
+    }
+    if (typeof entry.outcome === "string") increment(this.outcomes, entry.outcome);
+    if (typeof entry.outcome === "string" && typeof entry.reason === "string")
+      increment(this.reasons, entry.reason);
+  }
+}
+
+export async function summarize(
+  local: LocalStack,
+  run: {
+    seed: number;
+    regions: readonly string[];
+    accounts: readonly string[];
+    published: number;
+    wallTimeMs: number;
+  },
+  tally: OutcomeTally,
+): Promise<RunSummary> {
+  const { sandbox } = local;
+  const members: Record<string, Record<string, string>> = {};
+  const statusCounts: Record<string, Record<string, number>> = {};
+  for (const region of run.regions) statusCounts[region] = {};
+  for (const accountId of run.accounts) {
+    const statuses: Record<string, string> = {};
+    for (const region of run.regions) {
+      statuses[region] = sandbox.status(accountId, region) ?? "none";
+      increment(statusCounts[region] as Record<string, number>, statuses[region]);
+    }
+    members[accountId] = statuses;
+  }
+  const counters = sandbox.counters.snapshot();
+  const duplicateInvitations = Object.entries(counters.invitations).flatMap(([accountId, regions]) =>
+    Object.entries(regions)
+      .filter(([, invitations]) => invitations > 1)
+      .map(([region, invitations]) => ({ accountId, region, invitations })),
+  );
+  const eventSource = local.eventSources.reduce<EventSourceStats>(
+    (sum, source) => {
+      for (const key of Object.keys(sum) as (keyof EventSourceStats)[]) sum[key] += source.stats[key];
+      return sum;
+    },
+    {
+      invocations: 0,
+      records: 0,
+      failedInvocations: 0,
+      crashes: 0,
+      timeouts: 0,
+      partialFailures: 0,
+      lostDeletes: 0,
+      coldStarts: 0,
+    },
+  );
+  const queues = await local.depths();
+  return {
+    seed: run.seed,
+    regions: run.regions,
+    administratorAccountId: sandbox.administratorAccountId,
+    published: run.published,
+    wallTimeMs: run.wallTimeMs,
+    outcomes: tally.outcomes,
+    reasons: tally.reasons,
+    members,
+    statusCounts,
+    deadLetters: await peekDeadLetters(local.sqs.client, local.sqs.urls.DeadLetterQueue as string),
+    apiCalls: Object.fromEntries(Object.entries(counters.calls).map(([op, regions]) => [op, sum(regions)])),
+    apiCallsByRegion: counters.calls as Record<string, Record<string, number>>,
+    throttled: sum(Object.values(counters.throttled).map(sum)),
+    serverErrors: sum(Object.values(counters.serverErrors).map(sum)),
+    duplicateInvitations,
+    queues,
+    eventSource,
+  };
+}
+
+/**
+ * Reads every dead-letter message without deleting it: each is received once with a visibility
+ * timeout long enough for the read, and becomes visible again afterwards.
+ */
+export async function peekDeadLetters(sqs: SQSClient, queueUrl: string): Promise<DeadLetter[]> {
+  const letters: DeadLetter[] = [];
+  for (;;) {
+    const { Messages = [] } = await sqs.send(
+      new ReceiveMessageCommand({
+        QueueUrl: queueUrl,
+        MaxNumberOfMessages: 10,
+        VisibilityTimeout: 30,
+        WaitTimeSeconds: 0,
+      }),
+    );
+    if (Messages.length === 0) return letters;
+    for (const message of Messages) letters.push(toDeadLetter(message.Body ?? ""));
+  }
+}
+
+function toDeadLetter(raw: string): DeadLetter {
+  let body: unknown = raw;
+  try {
+    body = JSON.parse(raw);
+  } catch {
+    // SQS redrove a body that was never JSON: shown as it is.
+  }
+  const fields = (body && typeof body === "object" ? body : {}) as Record<string, unknown>;
+  const text = (key: string) => (typeof fields[key] === "string" ? (fields[key] as string) : undefined);
+  return {
+    // A body without a reason was redriven by SQS itself after repeated failed receives.
+    reason: text("reason") ?? "redriven-by-sqs",
+    accountId: text("accountId"),
+    region: text("region"),
+    detail: text("detail"),
+    body,
+  };
+}
+
+export function renderSummary(summary: RunSummary): string {
+  const lines: string[] = [];
+  const seconds = (summary.wallTimeMs / 1000).toFixed(1);
+  lines.push(
+    `GuardDuty onboarding, local run — seed ${summary.seed}, administrator ${summary.administratorAccountId}`,
+    `Published ${summary.published} messages; drained in ${seconds} s ` +
+      `(${summary.eventSource.invocations} invocations, ${summary.eventSource.coldStarts} cold starts, ` +
+      `${summary.eventSource.failedInvocations} failed).`,
+    "",
+    "Member status per region (accounts named by the published messages):",
+  );
+  const statuses = [
+    ...new Set(Object.values(summary.statusCounts).flatMap((counts) => Object.keys(counts))),
+  ].sort();
+  lines.push(
+    table(
+      ["region", ...statuses],
+      summary.regions.map((region) => [
+        region,
+        ...statuses.map((s) => String(summary.statusCounts[region]?.[s] ?? 0)),
+      ]),
+    ),
+  );
+  lines.push("", "Outcomes decided by the function:");
+  lines.push(
+    table(
+      ["outcome", "count"],
+      Object.entries(summary.outcomes)
+        .sort()
+        .map(([k, v]) => [k, String(v)]),
+    ),
+  );
+  lines.push("", "By reason:");
+  lines.push(
+    table(
+      ["reason", "count"],
+      Object.entries(summary.reasons)
+        .sort((a, b) => b[1] - a[1])
+        .map(([k, v]) => [k, String(v)]),
+    ),
+  );
+  const byReason = new Map<string, DeadLetter[]>();
+  for (const letter of summary.deadLetters)
+    byReason.set(letter.reason, [...(byReason.get(letter.reason) ?? []), letter]);
+  lines.push("", `Dead-letter queue: ${summary.deadLetters.length} messages`);
+  lines.push(
+    table(
+      ["reason", "count", "example"],
+      [...byReason].map(([reason, letters]) => {
+        const first = letters[0] as DeadLetter;
+        const where = first.accountId ? `${first.accountId} ${first.region ?? ""}: ` : "";
+        return [reason, String(letters.length), `${where}${(first.detail ?? "").slice(0, 70)}`];
+      }),
+    ),
+  );
+  const guardduty = Object.entries(summary.apiCalls).filter(([op]) => !ORGANIZATIONS_OPERATIONS.has(op));
+  const organizations = Object.entries(summary.apiCalls).filter(([op]) => ORGANIZATIONS_OPERATIONS.has(op));
+  const list = (entries: [string, number][]) => entries.map(([op, n]) => `${op} ${n}`).join(", ") || "none";
+  lines.push(
+    "",
+    `API calls: GuardDuty ${sum(guardduty.map(([, n]) => n))} (${list(guardduty)})`,
+    `           Organizations ${sum(organizations.map(([, n]) => n))} (${list(organizations)})`,
+    `           throttled ${summary.throttled}, server errors ${summary.serverErrors} (absorbed by SDK retries or the retry queue)`,
+    `Invitations sent twice to one (account, region): ${summary.duplicateInvitations.length === 0 ? "none" : summary.duplicateInvitations.length}`,
+    `Queues at the end: ${Object.entries(summary.queues)
+      .map(([name, depth]) => `${name} ${depth.visible + depth.inFlight + depth.delayed}`)
+      .join(", ")}`,
+  );
+  return lines.join("\n");
+}
+
+const ORGANIZATIONS_OPERATIONS = new Set(["DescribeAccount", "ListAccounts", "DescribeOrganization"]);
+
+function table(header: string[], rows: string[][]): string {
+  if (rows.length === 0) return "  (none)";
+  const widths = header.map((title, column) =>
+    Math.max(title.length, ...rows.map((row) => (row[column] ?? "").length)),
+  );
+  const line = (cells: string[]) =>
+    `  ${cells.map((cell, column) => cell.padEnd(widths[column] ?? 0)).join("  ")}`.trimEnd();
+  return [line(header), ...rows.map(line)].join("\n");
+}
+
+function increment(counts: Record<string, number>, key: string): void {
+  counts[key] = (counts[key] ?? 0) + 1;
+}
+
+function sum(values: Iterable<number> | Readonly<Record<string, number>>): number {
+  let total = 0;
+  for (const value of Symbol.iterator in values ? (values as Iterable<number>) : Object.values(values))
+    total += value;
+  return total;
+}

@@ -1,0 +1,89 @@
+import { execFile } from "node:child_process";
+import { mkdtemp, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { describe, expect, it } from "vitest";
+import type { RunSummary } from "../../local/summary.ts";
+
+const run = promisify(execFile);
+
+/** `npm start` as a newcomer runs it: the CLI in its own process, no AWS account, no network. */
+describe("npm start", () => {
+  it("runs the default scenario and prints one JSON summary with every documented field", async () => {
+    const { stdout } = await run("npm", ["start", "--silent", "--", "--json", "--logs", "/dev/null"], {
+      timeout: 120_000,
+    });
+
+    const summary = JSON.parse(stdout) as RunSummary;
+    expect(Object.keys(summary)).toEqual(
+      expect.arrayContaining([
+        "members",
+        "outcomes",
+        "reasons",
+        "deadLetters",
+        "apiCalls",
+        "duplicateInvitations",
+        "queues",
+        "wallTimeMs",
+      ]),
+    );
+    // Members invited in the regions with a detector; none in the region without one.
+    expect(summary.statusCounts["us-east-1"]?.Invited).toBeGreaterThan(25);
+    expect(summary.statusCounts["ca-central-1"]).toEqual({ none: expect.any(Number) });
+    // The scenario's rejections, each dead-lettered with its reason.
+    expect(summary.reasons).toMatchObject({
+      "already-member-of-another-administrator": 3,
+      "invalid-message": 1,
+      "account-not-created": 1,
+    });
+    expect(new Set(summary.deadLetters.map((letter) => letter.reason))).toEqual(
+      new Set([
+        "already-member-of-another-administrator",
+        "guardduty-not-enabled-in-region",
+        "invalid-message",
+      ]),
+    );
+    expect(summary.throttled).toBeGreaterThan(0);
+    expect(summary.duplicateInvitations).toEqual([]);
+    expect(summary.queues.OnboardingQueue).toEqual({ visible: 0, inFlight: 0, delayed: 0 });
+    expect(summary.queues.RetryQueue).toEqual({ visible: 0, inFlight: 0, delayed: 0 });
+  }, 120_000);
+
+  it("publishes raw bodies from an NDJSON file and names their accounts in the seeded organization", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "gd-onboard-start-"));
+    const messages = join(dir, "bodies.ndjson");
+    await writeFile(messages, '{"version":1,"accountId":"777777777777","origin":"manual"}\nnot json\n');
+
+    const { stdout } = await run(
+      "npm",
+      [
+        "start",
+        "--silent",
+        "--",
+        "--json",
+        "--logs",
+        "/dev/null",
+        "--events",
+        "events/controltower-create-managed-account-succeeded.json",
+        "--messages",
+        messages,
+        "--regions",
+        "eu-west-1",
+      ],
+      { timeout: 120_000 },
+    );
+
+    const summary = JSON.parse(stdout) as RunSummary;
+    expect(summary.members).toEqual({
+      "444444444444": { "eu-west-1": "Invited" },
+      "777777777777": { "eu-west-1": "Invited" },
+    });
+    expect(summary.deadLetters).toEqual([
+      expect.objectContaining({
+        reason: "invalid-message",
+        body: expect.objectContaining({ raw: "not json\n".trim() }),
+      }),
+    ]);
+  }, 120_000);
+});
