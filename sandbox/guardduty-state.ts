@@ -200,7 +200,7 @@ export class GuardDutyState {
     return [];
   }
 
-  /** InviteMembers for one account: Created/Invited/Removed → Invited, counting each invitation sent. */
+  /** InviteMembers for one account: Created/Removed/Disassociated → Invited, counting each invitation sent. */
   inviteMember(administratorId: string, region: string, accountId: string): Unprocessed[] {
     const reject = (result: string): Unprocessed[] => [{ accountId, result }];
     if (accountId === administratorId) {
@@ -213,13 +213,14 @@ export class GuardDutyState {
     if (this.otherAdministrator(accountId, region, administratorId) !== undefined) {
       return reject(GuardDutyText.memberOfAnotherAdministrator);
     }
-    if (record.status === "Enabled") {
+    // "…has already invited or is already the GuardDuty master…" (DESIGN.md): an Invited or Enabled
+    // member is not invited again, so a retried call whose first answer was lost sends nothing twice.
+    if (record.status === "Enabled" || record.status === "Invited") {
       return reject(GuardDutyText.alreadyInvitedOrAdministrator);
     }
     if (this.injectInternalError("InviteMembers", region)) {
       return reject(GuardDutyText.internalError);
     }
-    // Real GuardDuty re-sends an invitation to an already Invited member; so does the sandbox.
     const at = this.timestamp();
     record.status = "Invited";
     record.invitationId = randomString(this.invitationIds, "0123456789abcdef", 32);

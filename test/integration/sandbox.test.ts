@@ -181,7 +181,7 @@ describe("GuardDuty administrator side", () => {
     expect(sandbox.memberStatuses()[account(2)]).toEqual({ [region]: "Invited" });
   });
 
-  it("re-sends an invitation to an already Invited member and counts it again", async () => {
+  it("answers 'already invited' for an Invited member and sends no second invitation", async () => {
     // Prepare
     const region = "ca-central-1";
     const client = guardDuty(sandbox, region);
@@ -193,8 +193,14 @@ describe("GuardDuty administrator side", () => {
     );
 
     // Assess
-    expect(UnprocessedAccounts).toEqual([]);
-    expect(sandbox.counters.invitations(account(3), region)).toBe(2);
+    expect(UnprocessedAccounts).toEqual([
+      {
+        AccountId: account(3),
+        Result:
+          "The request is rejected because the current account has already invited or is already the GuardDuty master of the given member account ID.",
+      },
+    ]);
+    expect(sandbox.counters.invitations(account(3), region)).toBe(1);
   });
 
   it("rejects 51 account ids with BadRequestException and HTTP 400, as the SDK surfaces it", async () => {
