@@ -19,6 +19,8 @@ export interface Config {
   readonly deadLetterQueueUrl: string;
   /** The GuardDuty administrator account itself is never invited (GuardDuty: "cannot invite itself"). */
   readonly administratorAccountId?: string;
+  /** Timeout of one AWS HTTP request; far below the function timeout, so retries still fit. */
+  readonly sdkRequestTimeoutMs: number;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -53,6 +55,7 @@ export function loadConfig(env: Env = process.env): Config {
     retryQueueUrl: url(env, "RETRY_QUEUE_URL"),
     deadLetterQueueUrl: url(env, "DEAD_LETTER_QUEUE_URL"),
     administratorAccountId,
+    sdkRequestTimeoutMs: int(env, "SDK_REQUEST_TIMEOUT_MS", 10_000, 100, 60_000),
   };
 }
 
