@@ -12,7 +12,11 @@ const ROUTING_RESERVE_MS = 10_000;
 // Built once per container: config is validated at cold start and fails naming the bad variable.
 const logger = new Logger({ serviceName: "guardduty-onboarding" });
 const config = loadConfig();
-const onboarding = createOnboarding(config, createClients({ requestTimeoutMs: config.sdkRequestTimeoutMs }), logger);
+const onboarding = createOnboarding(
+  config,
+  createClients({ requestTimeoutMs: config.sdkRequestTimeoutMs }),
+  logger,
+);
 
 /** SQS (OnboardingQueue, RetryQueue) → GuardDuty members. Wiring only: the decisions live in `shared/`. */
 export const handler = middy<SQSEvent, BatchResult>({ timeoutEarlyInMillis: 1_000 })

@@ -32,6 +32,7 @@ export async function bundleFunction(
     outdir,
     bundle: options.bundle !== false,
     minify: Boolean(options.minify),
+    keepNames: Boolean(options.keepNames),
     sourcemap: Boolean(options.sourcemap),
     target: String(options.target ?? "node22"),
     platform: "node",

@@ -20,6 +20,11 @@ export interface LocalStackOptions {
   /** Queue attributes over serverless.yml's (e.g. a short `VisibilityTimeout` for crash tests). */
   readonly queueAttributes?: Readonly<Record<string, string>>;
   readonly eventSourceFaults?: EventSourceFaults;
+  /**
+   * Variables over the function's environment (e.g. a short `SDK_REQUEST_TIMEOUT_MS` for chaos runs,
+   * whose latency spikes must outlast it).
+   */
+  readonly functionEnvironment?: Readonly<Record<string, string>>;
   /** Event-source settings over serverless.yml's (e.g. a shorter batching window in tests). */
   readonly eventSourceSettings?: Partial<Omit<EventSourceDefinition, "queue">>;
   /** Every line the function logs; default: discarded. */
@@ -76,12 +81,16 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     INVITATION_MESSAGE: params.invitationMessage ?? "",
     DISABLE_EMAIL_NOTIFICATION: params.disableEmailNotification ?? "true",
     MAX_ATTEMPTS: params.maxAttempts ?? "8",
+    ACCEPT_INVITATIONS: params.acceptInvitations ?? "true",
+    MEMBER_ROLE_NAME: params.memberRoleName ?? "OrganizationAccountAccessRole",
+    MEMBER_ROLE_EXTERNAL_ID: params.memberRoleExternalId ?? "",
     RETRY_BASE_DELAY_SECONDS: params.retryBaseDelaySeconds ?? "1",
     ADMINISTRATOR_ACCOUNT_ID: sandbox.administratorAccountId,
     POWERTOOLS_SERVICE_NAME: "guardduty-onboarding",
     POWERTOOLS_LOG_LEVEL: params.logLevel ?? "INFO",
     AWS_LAMBDA_FUNCTION_NAME: "guardduty-onboarding-local-onboard",
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
+    ...options.functionEnvironment,
   };
 
   const bundle: Bundle | undefined = options.withoutFunction

@@ -219,13 +219,17 @@ export function renderSummary(summary: RunSummary): string {
       }),
     ),
   );
-  const guardduty = Object.entries(summary.apiCalls).filter(([op]) => !ORGANIZATIONS_OPERATIONS.has(op));
+  const guardduty = Object.entries(summary.apiCalls).filter(
+    ([op]) => !ORGANIZATIONS_OPERATIONS.has(op) && !STS_OPERATIONS.has(op),
+  );
   const organizations = Object.entries(summary.apiCalls).filter(([op]) => ORGANIZATIONS_OPERATIONS.has(op));
+  const sts = Object.entries(summary.apiCalls).filter(([op]) => STS_OPERATIONS.has(op));
   const list = (entries: [string, number][]) => entries.map(([op, n]) => `${op} ${n}`).join(", ") || "none";
   lines.push(
     "",
     `API calls: GuardDuty ${sum(guardduty.map(([, n]) => n))} (${list(guardduty)})`,
     `           Organizations ${sum(organizations.map(([, n]) => n))} (${list(organizations)})`,
+    `           STS ${sum(sts.map(([, n]) => n))} (${list(sts)}: into member accounts, to accept invitations)`,
     `           throttled ${summary.throttled}, server errors ${summary.serverErrors} (absorbed by SDK retries or the retry queue)`,
     `Invitations sent twice to one (account, region): ${summary.duplicateInvitations.length === 0 ? "none" : summary.duplicateInvitations.length}`,
     `Queues at the end: ${Object.entries(summary.queues)
@@ -236,6 +240,7 @@ export function renderSummary(summary: RunSummary): string {
 }
 
 const ORGANIZATIONS_OPERATIONS = new Set(["DescribeAccount", "ListAccounts", "DescribeOrganization"]);
+const STS_OPERATIONS = new Set(["AssumeRole"]);
 
 function table(header: string[], rows: string[][]): string {
   if (rows.length === 0) return "  (none)";

@@ -21,10 +21,23 @@ export interface GuardDutyRateLimit extends RateLimit {
   readonly operations?: readonly string[];
 }
 
+/** A delay in ms; a range draws a seeded value per call. */
+export type Latency = number | { readonly min: number; readonly max: number };
+
 /** What can go wrong, and how often. All rates are probabilities in [0, 1]. */
 export interface FaultOptions {
   /** Delay before every response, in ms; a range draws a seeded value per call. */
-  readonly latencyMs?: number | { readonly min: number; readonly max: number };
+  readonly latencyMs?: Latency;
+  /**
+   * Delay per service, in place of `latencyMs` for that service's calls: Organizations (global, one
+   * endpoint) answers more slowly than regional GuardDuty, and a benchmark profile says by how much.
+   */
+  readonly serviceLatencyMs?: Readonly<Partial<Record<"guardduty" | "organizations", Latency>>>;
+  /**
+   * A share of calls held `ms` longer, on top of the latency: set it past the client's request timeout
+   * and the client gives up while the sandbox still applies the call (a lost answer, seen late).
+   */
+  readonly latencySpike?: { readonly rate: number; readonly ms: number };
   /** GuardDuty throttling → HTTP 429 `TooManyRequestsException`. */
   readonly guardDutyThrottle?: GuardDutyRateLimit;
   /** Organizations throttling, one global bucket → HTTP 400 `TooManyRequestsException`. */
@@ -93,21 +106,26 @@ export class FaultInjector {
     this.buckets.clear();
   }
 
-  /** The latency to apply to this call, in ms. */
-  latencyMs(): number {
-    const latency = this.options.latencyMs;
+  /** The latency to apply to this call, in ms: the service's (or the common) latency, plus any spike. */
+  latencyMs(service?: "guardduty" | "organizations"): number {
+    const latency = (service && this.options.serviceLatencyMs?.[service]) ?? this.options.latencyMs;
+    const spike = this.options.latencySpike;
+    const spiked = spike !== undefined && spike.rate > 0 && this.random() < spike.rate ? spike.ms : 0;
     if (latency === undefined) {
-      return 0;
+      return spiked;
     }
     if (typeof latency === "number") {
-      return latency;
+      return latency + spiked;
     }
-    return latency.min + this.random() * (latency.max - latency.min);
+    return latency.min + this.random() * (latency.max - latency.min) + spiked;
   }
 
-  /** Throttling first (a throttled call never reaches the service), then the pre-commit 5xx roll. */
-  admit(service: "guardduty" | "organizations", operation: string, region: string): Admission {
-    if (this.throttled(service, operation, region)) {
+  /**
+   * Throttling first (a throttled call never reaches the service), then the pre-commit 5xx roll.
+   * GuardDuty's quotas are per account: a member's own calls draw on the member's bucket.
+   */
+  admit(service: "guardduty" | "organizations", operation: string, region: string, account = ""): Admission {
+    if (this.throttled(service, operation, region, account)) {
       return "throttle";
     }
     return this.roll(this.options.serverErrorRate, operation) ? "server-error" : "proceed";
@@ -124,7 +142,12 @@ export class FaultInjector {
     return rate > 0 && this.random() < rate;
   }
 
-  private throttled(service: "guardduty" | "organizations", operation: string, region: string): boolean {
+  private throttled(
+    service: "guardduty" | "organizations",
+    operation: string,
+    region: string,
+    account: string,
+  ): boolean {
     if (service === "organizations") {
       const limit = this.options.organizationsThrottle;
       return limit !== undefined && !this.bucket("organizations", limit).take();
@@ -133,7 +156,7 @@ export class FaultInjector {
     if (limit === undefined || (limit.operations !== undefined && !limit.operations.includes(operation))) {
       return false;
     }
-    return !this.bucket(`guardduty/${operation}/${region}`, limit).take();
+    return !this.bucket(`guardduty/${account}/${operation}/${region}`, limit).take();
   }
 
   private bucket(key: string, limit: RateLimit): TokenBucket {

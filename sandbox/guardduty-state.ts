@@ -82,6 +82,8 @@ export interface GuardDutyScenario {
   readonly regionsWithoutDetector: readonly string[];
   readonly membersOfOtherAdministrator: readonly ForeignMembership[];
   readonly maxMembers: number;
+  /** An invitation reaches the member's ListInvitations only this long after it was sent (propagation). */
+  readonly invitationDelayMs: number;
 }
 
 function badRequest(message: string): SandboxError {
@@ -247,9 +249,12 @@ export class GuardDutyState {
     return [];
   }
 
-  /** The pending invitations a member account has received in a region. */
+  /** The pending invitations a member account has received in a region (once they have propagated). */
   invitationsFor(accountId: string, region: string): MemberRecord[] {
-    return this.recordsOfAccount(accountId, region).filter((record) => record.status === "Invited");
+    const visibleBefore = this.now() - this.scenario.invitationDelayMs;
+    return this.recordsOfAccount(accountId, region).filter(
+      (record) => record.status === "Invited" && Date.parse(record.invitedAt ?? "") <= visibleBefore,
+    );
   }
 
   /** AcceptAdministratorInvitation: the member (caller) accepts; the administrator's record becomes Enabled. */

@@ -73,6 +73,14 @@ export interface ScenarioOptions {
   readonly missingEmail?: "bad-request" | "unprocessed";
   /** Members per administrator and region before CreateMembers refuses more; default 5000 (GuardDuty quota). */
   readonly maxMembers?: number;
+  /** Delay before a member sees a new invitation in ListInvitations; default 0. */
+  readonly invitationDelayMs?: number;
+  /** The role STS AssumeRole lets into member accounts; default `OrganizationAccountAccessRole`. */
+  readonly memberRoleName?: string;
+  /** The external id that role requires, if any. */
+  readonly memberRoleExternalId?: string;
+  /** Accounts whose role cannot be assumed (AccessDenied), e.g. the role was deleted. */
+  readonly unassumableAccounts?: readonly string[];
 }
 
 export const DEFAULT_MANAGEMENT_ACCOUNT_ID = "111111111111";

@@ -16,6 +16,7 @@ import { GuardDutyState, type RelationshipStatus } from "./guardduty-state.ts";
 import { readRequest, SandboxError, sleep, type WireService } from "./http.ts";
 import { isOrganizationsRequest, OrganizationsService } from "./organizations.ts";
 import { type AccountInput, type OrgAccount, Organization, type ScenarioOptions } from "./scenario.ts";
+import { isStsRequest, StsService } from "./sts.ts";
 
 export interface SandboxOptions extends ScenarioOptions {
   /** TCP port; 0 (default) picks a free one. */
@@ -41,7 +42,10 @@ export interface Sandbox {
   /** Calls, invitations and injected faults so far. */
   readonly counters: Counters;
   /** The endpoint variables to give an SDK or the AWS CLI. */
-  env(): Record<"AWS_ENDPOINT_URL_GUARDDUTY" | "AWS_ENDPOINT_URL_ORGANIZATIONS", string>;
+  env(): Record<
+    "AWS_ENDPOINT_URL_GUARDDUTY" | "AWS_ENDPOINT_URL_ORGANIZATIONS" | "AWS_ENDPOINT_URL_STS",
+    string
+  >;
   /** The organization's accounts, in ListAccounts order. */
   accounts(): readonly OrgAccount[];
   /** Adds accounts at runtime: explicit ones, or `count` generated from the seed. */
@@ -74,6 +78,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       regionsWithoutDetector: options.regionsWithoutDetector ?? [],
       membersOfOtherAdministrator: options.membersOfOtherAdministrator ?? [],
       maxMembers: options.maxMembers ?? 5000,
+      invitationDelayMs: options.invitationDelayMs ?? 0,
     },
     faults,
     counters,
@@ -82,11 +87,26 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   const guardDuty = new GuardDutyService(state, { missingEmail: options.missingEmail ?? "bad-request" });
   const organizations = new OrganizationsService(organization);
   const credentials = new Map(Object.entries(options.credentials ?? {}));
+  const sts = new StsService(organization, options, seed, (accessKeyId, accountId) =>
+    credentials.set(accessKeyId, accountId),
+  );
 
   const dispatch = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const request = await readRequest(req);
-    const service: WireService = isOrganizationsRequest(request) ? organizations : guardDuty;
     const caller = credentials.get(request.accessKeyId ?? "") ?? organization.administratorAccountId;
+    if (isStsRequest(request)) {
+      // STS is a means to reach member accounts, not a service under test: no faults, just counted.
+      const call = sts.route(request, caller);
+      if (call instanceof SandboxError) return sts.writeError(res, call);
+      counters.recordCall(call.operation, request.region);
+      try {
+        return sts.writeResult(res, call.run());
+      } catch (error) {
+        if (!(error instanceof SandboxError)) throw error;
+        return sts.writeError(res, error);
+      }
+    }
+    const service: WireService = isOrganizationsRequest(request) ? organizations : guardDuty;
     const call = service.route(request, caller);
     if (call instanceof SandboxError) {
       service.writeError(res, call);
@@ -95,8 +115,8 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     const { operation } = call;
     const { region } = request;
     counters.recordCall(operation, region);
-    await sleep(faults.latencyMs());
-    const admission = faults.admit(service.name, operation, region);
+    await sleep(faults.latencyMs(service.name));
+    const admission = faults.admit(service.name, operation, region, caller);
     if (admission === "throttle") {
       counters.recordThrottle(operation, region);
       service.writeError(res, service.throttlingError());
@@ -152,7 +172,11 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     managementAccountId: organization.managementAccountId,
     organizationId: organization.id,
     counters,
-    env: () => ({ AWS_ENDPOINT_URL_GUARDDUTY: url, AWS_ENDPOINT_URL_ORGANIZATIONS: url }),
+    env: () => ({
+      AWS_ENDPOINT_URL_GUARDDUTY: url,
+      AWS_ENDPOINT_URL_ORGANIZATIONS: url,
+      AWS_ENDPOINT_URL_STS: url,
+    }),
     accounts: () => organization.list(),
     addAccounts: (accounts) =>
       "count" in accounts ? organization.addGenerated(accounts.count) : organization.add(accounts),

@@ -201,6 +201,18 @@ export const OTHER_REASONS: readonly (Decision & { readonly action: string })[] 
     action: "The administrator has no detector in this region: enable GuardDuty there, then replay.",
   },
   {
+    verdict: "dead-letter",
+    reason: "member-role-not-assumable",
+    action:
+      "The member account's role (MEMBER_ROLE_NAME) is missing or does not trust the administrator: fix the role, then replay — it resumes at acceptance.",
+  },
+  {
+    verdict: "retry",
+    reason: "invitation-not-found",
+    action:
+      "Retried: the invitation has not reached the member account yet. If it persists, check GuardDuty in the member account, then replay.",
+  },
+  {
     verdict: "skipped",
     reason: "account-not-created",
     action: "None: the event reports a failed account creation.",

@@ -1,6 +1,7 @@
 import { GuardDutyClient } from "@aws-sdk/client-guardduty";
 import { OrganizationsClient } from "@aws-sdk/client-organizations";
 import { SQSClient } from "@aws-sdk/client-sqs";
+import { STSClient } from "@aws-sdk/client-sts";
 
 /**
  * Every AWS client the project uses is built here, once per container, with an explicit retry mode,
@@ -25,10 +26,25 @@ export const CLIENT_DEFAULTS = {
 /** Organizations is a global service whose endpoint lives in us-east-1. */
 export const ORGANIZATIONS_REGION = "us-east-1";
 
+/** Temporary credentials of a member account (STS AssumeRole). */
+export interface MemberCredentials {
+  readonly accessKeyId: string;
+  readonly secretAccessKey: string;
+  readonly sessionToken?: string;
+  readonly expiration?: Date;
+}
+
 export interface Clients {
   guardduty(region: string): GuardDutyClient;
+  /**
+   * A GuardDuty client acting as a member account. Built per member and region because its
+   * credentials are that member's temporary ones; it lives for one invocation.
+   */
+  memberGuardDuty(region: string, credentials: MemberCredentials): GuardDutyClient;
   readonly organizations: OrganizationsClient;
   readonly sqs: SQSClient;
+  /** STS in the function's own region (regional endpoint), for AssumeRole into member accounts. */
+  readonly sts: STSClient;
 }
 
 export function createClients(settings: ClientSettings = {}): Clients {
@@ -44,7 +60,9 @@ export function createClients(settings: ClientSettings = {}): Clients {
       guardduty.set(region, client);
       return client;
     },
+    memberGuardDuty: (region, credentials) => new GuardDutyClient({ ...throttled, region, credentials }),
     organizations: new OrganizationsClient({ ...throttled, region: ORGANIZATIONS_REGION }),
     sqs: new SQSClient({ maxAttempts, retryMode: "standard", requestHandler }),
+    sts: new STSClient({ maxAttempts, retryMode: "standard", requestHandler }),
   };
 }

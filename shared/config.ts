@@ -21,6 +21,11 @@ export interface Config {
   readonly administratorAccountId?: string;
   /** Timeout of one AWS HTTP request; far below the function timeout, so retries still fit. */
   readonly sdkRequestTimeoutMs: number;
+  /**
+   * Invitation mode only: enter each invited account through this role and accept the invitation, so
+   * the member is actually monitored (Enabled). Undefined when the step is off.
+   */
+  readonly acceptance?: { readonly roleName: string; readonly externalId?: string };
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -56,7 +61,30 @@ export function loadConfig(env: Env = process.env): Config {
     deadLetterQueueUrl: url(env, "DEAD_LETTER_QUEUE_URL"),
     administratorAccountId,
     sdkRequestTimeoutMs: int(env, "SDK_REQUEST_TIMEOUT_MS", 10_000, 100, 60_000),
+    acceptance: acceptance(env, mode, administratorAccountId),
   };
+}
+
+/** IAM role names: 1–64 of `[\w+=,.@-]` (IAM API model). */
+const ROLE_NAME = /^[\w+=,.@-]{1,64}$/;
+
+function acceptance(
+  env: Env,
+  mode: MembershipMode,
+  administratorAccountId: string | undefined,
+): Config["acceptance"] {
+  // Organization mode needs no member side: CreateMembers alone enables the member.
+  if (mode !== "invitation" || !bool(env, "ACCEPT_INVITATIONS", true)) return undefined;
+  const roleName = env.MEMBER_ROLE_NAME?.trim() || "OrganizationAccountAccessRole";
+  if (!ROLE_NAME.test(roleName))
+    throw new ConfigError("MEMBER_ROLE_NAME", `"${roleName}" is not an IAM role name`);
+  if (!administratorAccountId) {
+    throw new ConfigError(
+      "ADMINISTRATOR_ACCOUNT_ID",
+      "is required to accept invitations (or set ACCEPT_INVITATIONS=false)",
+    );
+  }
+  return { roleName, externalId: env.MEMBER_ROLE_EXTERNAL_ID?.trim() || undefined };
 }
 
 function list(env: Env, name: string): string[] | undefined {

@@ -18,6 +18,10 @@ export interface RegionOutcome {
   readonly reason?: string;
   /** Why, in GuardDuty's words (redacted of e-mail addresses). */
   readonly detail?: string;
+  /** The member's relationship status when the administrator side knows it (`Invited`, `Enabled`). */
+  readonly memberStatus?: string;
+  /** Set when the member-side step failed: its retry or replay resumes there. */
+  readonly step?: "accept";
 }
 
 export interface MemberAccount {
@@ -99,9 +103,10 @@ export class RegionMembers {
     const toInvite: string[] = [];
     const toCheck: string[] = [];
     for (const [accountId, rejection] of created) {
-      if (!rejection)
-        organizationMode ? settle([accountId], { outcome: "enabled" }) : toInvite.push(accountId);
-      else if (rejection.verdict === "already" && !organizationMode) toCheck.push(accountId);
+      if (!rejection) {
+        if (organizationMode) settle([accountId], { outcome: "enabled", memberStatus: "Enabled" });
+        else toInvite.push(accountId);
+      } else if (rejection.verdict === "already" && !organizationMode) toCheck.push(accountId);
       else settle([accountId], fromRejection(rejection));
     }
 
@@ -114,13 +119,13 @@ export class RegionMembers {
             abortSignal: signal,
           },
         );
-        const invited = new Set(
-          Members.filter((member) => ALREADY_INVITED.has(member.RelationshipStatus ?? "")).map(
-            (member) => member.AccountId,
-          ),
+        const statuses = new Map(
+          Members.map((member) => [member.AccountId, member.RelationshipStatus ?? ""]),
         );
         for (const accountId of part) {
-          if (invited.has(accountId)) settle([accountId], { outcome: "already", reason: "already-member" });
+          const memberStatus = statuses.get(accountId) ?? "";
+          if (ALREADY_INVITED.has(memberStatus))
+            settle([accountId], { outcome: "already", reason: "already-member", memberStatus });
           else toInvite.push(accountId);
         }
       } catch (error) {
@@ -141,7 +146,10 @@ export class RegionMembers {
       return answer.UnprocessedAccounts;
     });
     for (const [accountId, rejection] of invited) {
-      settle([accountId], rejection ? fromRejection(rejection) : { outcome: "invited" });
+      settle(
+        [accountId],
+        rejection ? fromRejection(rejection) : { outcome: "invited", memberStatus: "Invited" },
+      );
     }
     return outcomes;
   }

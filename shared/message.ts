@@ -32,6 +32,8 @@ export const OnboardingRequestSchema = z.object({
   attempt: z._default(z.int().check(z.minimum(0)), 0),
   origin: z._default(z.enum(ORIGINS), "manual"),
   requestedAt: z.optional(z.iso.datetime()),
+  /** Where to resume: `accept` = the member-side step only (the invitation went out already). */
+  step: z.optional(z.enum(["accept"])),
   /** Carried from the EventBridge event id through retries and replays: one query finds the whole story. */
   correlationId: z.optional(z.string().check(z.maxLength(128))),
   lastError: z.optional(LastErrorSchema),

@@ -1,6 +1,8 @@
 import type { Logger } from "@aws-lambda-powertools/logger";
+import { MemberAcceptance } from "./acceptance.ts";
 import { AccountDirectory, type AccountLookup } from "./accounts.ts";
 import type { Clients } from "./clients.ts";
+import { mapWithConcurrency } from "./concurrency.ts";
 import type { Config } from "./config.ts";
 import { dispatch } from "./dispatch.ts";
 import { InvalidMessageError } from "./errors.ts";
@@ -26,6 +28,8 @@ export interface Onboarding {
   readonly config: Config;
   readonly accounts: AccountDirectory;
   readonly members: ReadonlyMap<string, RegionMembers>;
+  /** The member-side step (invitation mode); absent when members accept by themselves. */
+  readonly acceptance?: MemberAcceptance;
   /** Sends routed messages; answers the source ids whose sends were not confirmed, with why. */
   readonly send: (outbound: readonly Outbound[]) => Promise<Map<string, string>>;
   readonly logger: Log;
@@ -43,9 +47,19 @@ export function createOnboarding(config: Config, clients: Clients, logger: Log):
     members: new Map(
       config.regions.map((region) => [region, new RegionMembers(clients.guardduty(region), config)]),
     ),
+    acceptance:
+      config.acceptance && config.administratorAccountId
+        ? new MemberAcceptance(clients.sts, clients.memberGuardDuty, {
+            ...config.acceptance,
+            administratorAccountId: config.administratorAccountId,
+          })
+        : undefined,
     send: (outbound) => dispatch(clients.sqs, urls, outbound),
   };
 }
+
+/** Member accounts entered at once by the member-side step (each is one AssumeRole + a few calls per region). */
+const ACCEPTANCE_CONCURRENCY = 4;
 
 /**
  * An abort signal for the AWS calls of one invocation that fires `reserveMs` before the deadline, so
@@ -78,7 +92,7 @@ export async function onboardBatch(
   const work: Work[] = [];
 
   for (const record of records) {
-    const item = accept(record, deps, at, outbound);
+    const item = admit(record, deps, at, outbound);
     if (item) work.push(item);
   }
 
@@ -87,12 +101,16 @@ export async function onboardBatch(
     signal,
   );
   const results = await onboardRegions(work, lookups, deps, signal);
+  const outcomes = work.map(({ request, regions }) => {
+    const byRegion = new Map<string, RegionOutcome>();
+    for (const region of regions) byRegion.set(region, outcomeFor(request, region, lookups, results));
+    return byRegion;
+  });
+  await acceptInvitations(work, outcomes, deps, signal);
 
-  for (const { record, request, regions } of work) {
-    const outcomes = new Map<string, RegionOutcome>();
-    for (const region of regions) {
-      const outcome = outcomeFor(request.accountId, region, lookups, results);
-      outcomes.set(region, outcome);
+  for (const [index, { record, request }] of work.entries()) {
+    const byRegion = outcomes[index] as Map<string, RegionOutcome>;
+    for (const [region, outcome] of byRegion) {
       if (outcome.reason === "email-missing") deps.accounts.forget(request.accountId);
       const level =
         outcome.outcome === "dead-letter" ? "error" : outcome.outcome === "retry" ? "warn" : "info";
@@ -102,6 +120,7 @@ export async function onboardBatch(
         outcome: outcome.outcome,
         reason: outcome.reason,
         detail: outcome.detail,
+        step: outcome.step,
         attempt: request.attempt,
         origin: request.origin,
         messageId: record.messageId,
@@ -109,7 +128,7 @@ export async function onboardBatch(
       });
     }
     outbound.push(
-      ...routeOutcomes(record.messageId, request, outcomes, { ...config, random: deps.random }, at),
+      ...routeOutcomes(record.messageId, request, byRegion, { ...config, random: deps.random }, at),
     );
   }
 
@@ -121,7 +140,7 @@ export async function onboardBatch(
 }
 
 /** Parses one record; anything it cannot onboard is logged and, if invalid, dead-lettered verbatim. */
-function accept(record: SourceRecord, deps: Onboarding, at: string, outbound: Outbound[]): Work | undefined {
+function admit(record: SourceRecord, deps: Onboarding, at: string, outbound: Outbound[]): Work | undefined {
   const { config, logger } = deps;
   const { messageId } = record;
   let parsed: ReturnType<typeof parseMessage>;
@@ -191,7 +210,13 @@ async function onboardRegions(
       const accounts = new Map<string, MemberAccount>();
       for (const { request, regions } of work) {
         const lookup = lookups.get(request.accountId);
-        if (!regions.includes(region) || !lookup?.found || !lookup.account.active || !lookup.account.email)
+        if (
+          request.step === "accept" ||
+          !regions.includes(region) ||
+          !lookup?.found ||
+          !lookup.account.active ||
+          !lookup.account.email
+        )
           continue;
         accounts.set(request.accountId, { accountId: request.accountId, email: lookup.account.email });
       }
@@ -203,19 +228,24 @@ async function onboardRegions(
 
 /** The outcome of one (account, region), from the account lookup first, then GuardDuty's answer. */
 function outcomeFor(
-  accountId: string,
+  request: OnboardingRequest,
   region: string,
   lookups: ReadonlyMap<string, AccountLookup>,
   results: ReadonlyMap<string, ReadonlyMap<string, RegionOutcome>>,
 ): RegionOutcome {
+  const { accountId } = request;
   const lookup = lookups.get(accountId);
-  if (!lookup)
+  if (!lookup) {
     return { outcome: "retry", reason: "service-unavailable", detail: "account lookup gave no answer" };
-  if (!lookup.found)
+  }
+  if (!lookup.found) {
     return { outcome: lookup.decision.verdict, reason: lookup.decision.reason, detail: lookup.detail };
+  }
   if (!lookup.account.active) {
     return { outcome: "skipped", reason: "account-not-active", detail: "the account is suspended or closed" };
   }
+  // A request resuming at the member side: the administrator's invitation went out on an earlier attempt.
+  if (request.step === "accept") return { outcome: "invited", memberStatus: "Invited" };
   if (!lookup.account.email) {
     return {
       outcome: "retry",
@@ -230,4 +260,36 @@ function outcomeFor(
       detail: "no GuardDuty answer for this account",
     }
   );
+}
+
+/**
+ * The member-side step for every (account, region) the administrator side left Invited: each account is
+ * entered once, for all its regions, a few accounts at a time; its outcomes replace the invitation's.
+ */
+async function acceptInvitations(
+  work: readonly Work[],
+  outcomes: readonly Map<string, RegionOutcome>[],
+  deps: Onboarding,
+  signal?: AbortSignal,
+): Promise<void> {
+  const { acceptance } = deps;
+  if (!acceptance) return;
+  const pending = new Map<string, Set<string>>();
+  for (const [index, { request }] of work.entries()) {
+    for (const [region, outcome] of outcomes[index] ?? []) {
+      const invited = outcome.outcome === "invited" || outcome.outcome === "already";
+      if (!invited || outcome.memberStatus === "Enabled") continue;
+      pending.set(request.accountId, (pending.get(request.accountId) ?? new Set()).add(region));
+    }
+  }
+  const accepted = new Map<string, Map<string, RegionOutcome>>();
+  await mapWithConcurrency([...pending], ACCEPTANCE_CONCURRENCY, async ([accountId, regions]) => {
+    accepted.set(accountId, await acceptance.accept(accountId, [...regions], signal));
+  });
+  for (const [index, { request }] of work.entries()) {
+    const byRegion = outcomes[index] as Map<string, RegionOutcome>;
+    for (const [region, outcome] of accepted.get(request.accountId) ?? []) {
+      if (byRegion.has(region)) byRegion.set(region, outcome);
+    }
+  }
 }

@@ -58,7 +58,7 @@ export function routeOutcomes(
   at: string,
 ): Outbound[] {
   const outbound: Outbound[] = [];
-  const deadLetter = (region: string, reason: string, detail: string) => {
+  const deadLetter = (region: string, reason: string, detail: string, step: RegionOutcome["step"]) => {
     const body: DeadLetterBody = {
       reason,
       detail,
@@ -67,39 +67,46 @@ export function routeOutcomes(
       at,
       attempt: request.attempt,
       correlationId: request.correlationId,
-      request: { ...request, regions: [region] },
+      request: { ...request, regions: [region], step },
     };
     outbound.push({ sourceId, destination: "dead-letter", body: JSON.stringify(body) });
   };
 
   const retrying = [...outcomes].filter(([, outcome]) => outcome.outcome === "retry");
   const nextAttempt = request.attempt + 1;
-  if (retrying.length > 0 && nextAttempt >= policy.maxAttempts) {
-    for (const [region, { reason, detail }] of retrying) {
+  if (nextAttempt >= policy.maxAttempts) {
+    for (const [region, { reason, detail, step }] of retrying) {
       deadLetter(
         region,
         "retries-exhausted",
         `after ${nextAttempt} attempts, last ${reason}: ${detail ?? ""}`,
+        step,
       );
     }
-  } else if (retrying.length > 0) {
-    const [region, { reason = "unknown", detail = "" }] = retrying[0] as [string, RegionOutcome];
-    const retry: OnboardingRequest = {
-      ...request,
-      attempt: nextAttempt,
-      origin: "retry",
-      regions: retrying.map(([name]) => name),
-      lastError: { reason, detail, region },
-    };
-    outbound.push({
-      sourceId,
-      destination: "retry",
-      body: JSON.stringify(retry),
-      delaySeconds: retryDelaySeconds(request.attempt, policy.retryBaseDelaySeconds, policy.random),
-    });
+  } else {
+    // One retry per step: regions failing at the member side resume there, the others from the start.
+    for (const step of [undefined, "accept"] as const) {
+      const group = retrying.filter(([, outcome]) => outcome.step === step);
+      if (group.length === 0) continue;
+      const [region, { reason = "unknown", detail = "" }] = group[0] as [string, RegionOutcome];
+      const retry: OnboardingRequest = {
+        ...request,
+        attempt: nextAttempt,
+        origin: "retry",
+        regions: group.map(([name]) => name),
+        step,
+        lastError: { reason, detail, region },
+      };
+      outbound.push({
+        sourceId,
+        destination: "retry",
+        body: JSON.stringify(retry),
+        delaySeconds: retryDelaySeconds(request.attempt, policy.retryBaseDelaySeconds, policy.random),
+      });
+    }
   }
-  for (const [region, { outcome, reason, detail }] of outcomes) {
-    if (outcome === "dead-letter") deadLetter(region, reason ?? "unknown", detail ?? "");
+  for (const [region, { outcome, reason, detail, step }] of outcomes) {
+    if (outcome === "dead-letter") deadLetter(region, reason ?? "unknown", detail ?? "", step);
   }
   return outbound;
 }

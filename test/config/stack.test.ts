@@ -170,6 +170,7 @@ describe("packaged Lambda artifact", () => {
         AWS_ACCESS_KEY_ID: "k",
         AWS_SECRET_ACCESS_KEY: "s",
         GUARDDUTY_REGIONS: "us-east-1",
+        ADMINISTRATOR_ACCOUNT_ID: "111111111111",
         RETRY_QUEUE_URL: retry.QueueUrl,
         DEAD_LETTER_QUEUE_URL: dlq.QueueUrl,
         POWERTOOLS_LOG_LEVEL: "SILENT",

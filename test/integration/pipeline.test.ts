@@ -37,7 +37,7 @@ afterEach(async () => {
 });
 
 describe("local pipeline", () => {
-  it("turns account-created events into invited members in every region with coalesced calls", async () => {
+  it("turns account-created events into enabled members in every region with coalesced calls", async () => {
     const ids = accountIds(60, 300000000000);
     const stack = await start({ accounts: ids });
 
@@ -48,7 +48,7 @@ describe("local pipeline", () => {
     );
     await stack.drained(60_000);
 
-    expect(new Set(everyStatus(stack, ids))).toEqual(new Set(["Invited"]));
+    expect(new Set(everyStatus(stack, ids))).toEqual(new Set(["Enabled"]));
     // 60 accounts split over at most a few batches: far fewer calls than accounts.
     for (const region of REGIONS) {
       expect(stack.sandbox.counters.calls("CreateMembers", region)).toBeLessThanOrEqual(4);
@@ -81,7 +81,7 @@ describe("local pipeline", () => {
 
     const counters = stack.sandbox.counters;
     expect(counters.throttled() + counters.serverErrors() + counters.internalErrors()).toBeGreaterThan(0);
-    expect(new Set(everyStatus(stack, ids))).toEqual(new Set(["Invited"]));
+    expect(new Set(everyStatus(stack, ids))).toEqual(new Set(["Enabled"]));
     for (const id of ids) for (const region of REGIONS) expect(counters.invitations(id, region)).toBe(1);
     expect(await peekDeadLetters(stack.sqs.client, stack.sqs.urls.DeadLetterQueue as string)).toEqual([]);
   }, 120_000);
@@ -113,8 +113,8 @@ describe("local pipeline", () => {
     expect(letters.find((letter) => letter.reason === "invalid-message")?.body).toMatchObject({
       raw: garbage,
     });
-    expect(stack.sandbox.status(managedElsewhere, "us-east-1")).toBe("Invited");
-    expect(everyStatus(stack, [fine])).toEqual(["Invited", "Invited"]);
+    expect(stack.sandbox.status(managedElsewhere, "us-east-1")).toBe("Enabled");
+    expect(everyStatus(stack, [fine])).toEqual(["Enabled", "Enabled"]);
   });
 
   it("redelivers a batch whose container crashed mid-batch and never sends a second invitation", async () => {
@@ -140,7 +140,7 @@ describe("local pipeline", () => {
 
     const source = stack.eventSources[0];
     expect(source?.stats.crashes).toBe(1);
-    expect(new Set(everyStatus(stack, ids))).toEqual(new Set(["Invited"]));
+    expect(new Set(everyStatus(stack, ids))).toEqual(new Set(["Enabled"]));
     for (const id of ids)
       for (const region of REGIONS) expect(stack.sandbox.counters.invitations(id, region)).toBe(1);
     expect(await peekDeadLetters(stack.sqs.client, stack.sqs.urls.DeadLetterQueue as string)).toEqual([]);

@@ -28,8 +28,8 @@ describe("npm start", () => {
         "wallTimeMs",
       ]),
     );
-    // Members invited in the regions with a detector; none in the region without one.
-    expect(summary.statusCounts["us-east-1"]?.Invited).toBeGreaterThan(25);
+    // Members enabled (invited and accepted) in the regions with a detector; none in the region without one.
+    expect(summary.statusCounts["us-east-1"]?.Enabled).toBeGreaterThan(25);
     expect(summary.statusCounts["ca-central-1"]).toEqual({ none: expect.any(Number) });
     // The scenario's rejections, each dead-lettered with its reason.
     expect(summary.reasons).toMatchObject({
@@ -76,8 +76,8 @@ describe("npm start", () => {
 
     const summary = JSON.parse(stdout) as RunSummary;
     expect(summary.members).toEqual({
-      "444444444444": { "eu-west-1": "Invited" },
-      "777777777777": { "eu-west-1": "Invited" },
+      "444444444444": { "eu-west-1": "Enabled" },
+      "777777777777": { "eu-west-1": "Enabled" },
     });
     expect(summary.deadLetters).toEqual([
       expect.objectContaining({

@@ -6,6 +6,7 @@ const base = {
   RETRY_QUEUE_URL: "https://sqs.us-east-1.amazonaws.com/111111111111/retry",
   DEAD_LETTER_QUEUE_URL: "https://sqs.us-east-1.amazonaws.com/111111111111/dlq",
   AWS_REGION: "us-east-1",
+  ADMINISTRATOR_ACCOUNT_ID: "111111111111",
 };
 
 describe("loadConfig", () => {
@@ -19,6 +20,27 @@ describe("loadConfig", () => {
       maxAttempts: 8,
       retryBaseDelaySeconds: 30,
     });
+  });
+
+  it("accepts invitations through OrganizationAccountAccessRole by default in invitation mode", () => {
+    expect(loadConfig(base).acceptance).toEqual({
+      roleName: "OrganizationAccountAccessRole",
+      externalId: undefined,
+    });
+    expect(
+      loadConfig({ ...base, MEMBER_ROLE_NAME: "GuardDutyOnboarding", MEMBER_ROLE_EXTERNAL_ID: "x-1" })
+        .acceptance,
+    ).toEqual({
+      roleName: "GuardDutyOnboarding",
+      externalId: "x-1",
+    });
+  });
+
+  it("has no member-side step in organization mode or when it is switched off", () => {
+    expect(
+      loadConfig({ ...base, MEMBERSHIP_MODE: "organization", ADMINISTRATOR_ACCOUNT_ID: "" }).acceptance,
+    ).toBeUndefined();
+    expect(loadConfig({ ...base, ACCEPT_INVITATIONS: "false" }).acceptance).toBeUndefined();
   });
 
   it("reads every stage parameter", () => {
@@ -55,6 +77,9 @@ describe("loadConfig", () => {
     [{ DEAD_LETTER_QUEUE_URL: "not a url" }, "DEAD_LETTER_QUEUE_URL"],
     [{ ADMINISTRATOR_ACCOUNT_ID: "1111" }, "ADMINISTRATOR_ACCOUNT_ID"],
     [{ AWS_REGION: "" }, "GUARDDUTY_REGIONS"],
+    [{ MEMBER_ROLE_NAME: "not a role/name" }, "MEMBER_ROLE_NAME"],
+    [{ ACCEPT_INVITATIONS: "maybe" }, "ACCEPT_INVITATIONS"],
+    [{ ADMINISTRATOR_ACCOUNT_ID: "" }, "ADMINISTRATOR_ACCOUNT_ID"],
   ])("fails fast naming the variable for %o", (override, variable) => {
     const load = () => loadConfig({ ...base, ...override });
 

@@ -88,7 +88,7 @@ describe("RegionMembers.onboard", () => {
     const outcomes = await members().onboard(accounts([ok, other, weird] as string[]));
 
     expect(Object.fromEntries(outcomes)).toEqual({
-      [ok as string]: { outcome: "invited" },
+      [ok as string]: { outcome: "invited", memberStatus: "Invited" },
       [other as string]: expect.objectContaining({
         outcome: "dead-letter",
         reason: "already-member-of-another-administrator",
@@ -117,8 +117,12 @@ describe("RegionMembers.onboard", () => {
 
     const outcomes = await members().onboard(accounts([invitedBefore, createdOnly]));
 
-    expect(outcomes.get(invitedBefore)).toEqual({ outcome: "already", reason: "already-member" });
-    expect(outcomes.get(createdOnly)).toEqual({ outcome: "invited" });
+    expect(outcomes.get(invitedBefore)).toEqual({
+      outcome: "already",
+      reason: "already-member",
+      memberStatus: "Invited",
+    });
+    expect(outcomes.get(createdOnly)).toEqual({ outcome: "invited", memberStatus: "Invited" });
     expect(guardduty.commandCalls(InviteMembersCommand)[0]?.args[0].input.AccountIds).toEqual([createdOnly]);
   });
 
@@ -127,7 +131,10 @@ describe("RegionMembers.onboard", () => {
 
     const outcomes = await members("organization").onboard(accounts(ids));
 
-    expect([...outcomes.values()]).toEqual([{ outcome: "enabled" }, { outcome: "enabled" }]);
+    expect([...outcomes.values()]).toEqual([
+      { outcome: "enabled", memberStatus: "Enabled" },
+      { outcome: "enabled", memberStatus: "Enabled" },
+    ]);
     expect(guardduty.commandCalls(InviteMembersCommand)).toHaveLength(0);
   });
 

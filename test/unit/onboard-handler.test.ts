@@ -42,6 +42,8 @@ async function handler(env: Record<string, string> = {}) {
   vi.stubEnv("DEAD_LETTER_QUEUE_URL", DLQ);
   vi.stubEnv("ADMINISTRATOR_ACCOUNT_ID", ADMIN);
   vi.stubEnv("MAX_ATTEMPTS", "4");
+  // The member-side step has tests of its own (acceptance.test.ts); here the administrator side alone.
+  vi.stubEnv("ACCEPT_INVITATIONS", "false");
   vi.stubEnv("AWS_ACCESS_KEY_ID", "test");
   vi.stubEnv("AWS_SECRET_ACCESS_KEY", "test");
   for (const [name, value] of Object.entries(env)) vi.stubEnv(name, value);

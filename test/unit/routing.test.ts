@@ -109,6 +109,46 @@ describe("routeOutcomes", () => {
   });
 });
 
+describe("routeOutcomes with the member-side step", () => {
+  it("retries regions that failed at acceptance in their own message, resuming at acceptance", () => {
+    const routed = routeOutcomes(
+      "m1",
+      request,
+      outcomes([
+        ["us-east-1", { outcome: "retry", reason: "throttled", detail: "x" }],
+        ["eu-west-1", { outcome: "retry", reason: "invitation-not-found", detail: "y", step: "accept" }],
+      ]),
+      policy,
+      at,
+    );
+
+    expect(bodies(routed).map((body) => [body.regions, body.step])).toEqual([
+      [["us-east-1"], undefined],
+      [["eu-west-1"], "accept"],
+    ]);
+  });
+
+  it("dead-letters a member-side failure with a request that replays at acceptance", () => {
+    const routed = routeOutcomes(
+      "m1",
+      request,
+      outcomes([
+        [
+          "eu-west-1",
+          { outcome: "dead-letter", reason: "member-role-not-assumable", detail: "denied", step: "accept" },
+        ],
+      ]),
+      policy,
+      at,
+    );
+
+    expect(bodies(routed)[0]).toMatchObject({
+      reason: "member-role-not-assumable",
+      request: { accountId: "222222222222", regions: ["eu-west-1"], step: "accept" },
+    });
+  });
+});
+
 describe("deadLetterInvalid", () => {
   it("keeps the original body verbatim in raw", () => {
     const raw = '{"broken": tru';

@@ -1,0 +1,152 @@
+import {
+  AcceptAdministratorInvitationCommand,
+  CreateDetectorCommand,
+  GetAdministratorAccountCommand,
+  type GuardDutyClient,
+  ListDetectorsCommand,
+  ListInvitationsCommand,
+} from "@aws-sdk/client-guardduty";
+import { AssumeRoleCommand, type STSClient } from "@aws-sdk/client-sts";
+import { classifyError } from "./classify.ts";
+import type { MemberCredentials } from "./clients.ts";
+import type { RegionOutcome } from "./members.ts";
+import { describeError } from "./privacy.ts";
+
+/**
+ * The member side of invitation mode. An invited account is protected only once it has a detector of
+ * its own and has accepted the administrator's invitation; until then GuardDuty shows it as Invited and
+ * watches nothing. Like the established tools, this step assumes a role in the member account; unlike
+ * them, it is its own retryable step: a member that cannot be entered is routed with its own reason
+ * and does not hold up the others, and a replay resumes here rather than inviting again.
+ */
+
+export interface AcceptanceOptions {
+  /** The role every member account lets the administrator assume (default OrganizationAccountAccessRole). */
+  readonly roleName: string;
+  readonly externalId?: string;
+  /** The administrator whose invitation the member accepts. */
+  readonly administratorAccountId: string;
+}
+
+/** Builds a GuardDuty client in a region that acts as the member (its temporary credentials). */
+export type MemberGuardDuty = (region: string, credentials: MemberCredentials) => GuardDutyClient;
+
+/** STS AssumeRole sessions last 15 minutes at least (and here at most): enough for one invocation. */
+const SESSION_SECONDS = 900;
+
+export class MemberAcceptance {
+  readonly #sts: STSClient;
+  readonly #guardduty: MemberGuardDuty;
+  readonly #options: AcceptanceOptions;
+
+  constructor(sts: STSClient, guardduty: MemberGuardDuty, options: AcceptanceOptions) {
+    this.#sts = sts;
+    this.#guardduty = guardduty;
+    this.#options = options;
+  }
+
+  /**
+   * Enters the member account once, then in each region (in parallel): creates the member's detector
+   * if it has none, finds the administrator's invitation and accepts it. Outcome `enabled`; every
+   * failure carries `step: "accept"` so that its retry or replay starts here.
+   */
+  async accept(
+    accountId: string,
+    regions: readonly string[],
+    signal?: AbortSignal,
+  ): Promise<Map<string, RegionOutcome>> {
+    const outcomes = new Map<string, RegionOutcome>();
+    let credentials: MemberCredentials;
+    try {
+      credentials = await this.#assumeRole(accountId, signal);
+    } catch (error) {
+      const decision = classifyError(error);
+      const outcome: RegionOutcome =
+        decision.reason === "access-denied" || decision.reason === "rejected-by-guardduty"
+          ? {
+              outcome: "dead-letter",
+              reason: "member-role-not-assumable",
+              detail: describeError(error),
+              step: "accept",
+            }
+          : {
+              outcome: decision.verdict,
+              reason: decision.reason,
+              detail: describeError(error),
+              step: "accept",
+            };
+      for (const region of regions) outcomes.set(region, outcome);
+      return outcomes;
+    }
+    await Promise.all(
+      regions.map(async (region) => {
+        outcomes.set(region, await this.#acceptIn(this.#guardduty(region, credentials), signal));
+      }),
+    );
+    return outcomes;
+  }
+
+  async #assumeRole(accountId: string, signal?: AbortSignal): Promise<MemberCredentials> {
+    const partition = (await this.#sts.config.region()).startsWith("cn-") ? "aws-cn" : "aws";
+    const { Credentials } = await this.#sts.send(
+      new AssumeRoleCommand({
+        RoleArn: `arn:${partition}:iam::${accountId}:role/${this.#options.roleName}`,
+        RoleSessionName: "guardduty-onboarding",
+        ExternalId: this.#options.externalId,
+        DurationSeconds: SESSION_SECONDS,
+      }),
+      { abortSignal: signal },
+    );
+    if (!Credentials?.AccessKeyId || !Credentials.SecretAccessKey) {
+      throw Object.assign(new Error("AssumeRole returned no credentials"), { name: "ServiceUnavailable" });
+    }
+    return {
+      accessKeyId: Credentials.AccessKeyId,
+      secretAccessKey: Credentials.SecretAccessKey,
+      sessionToken: Credentials.SessionToken,
+      expiration: Credentials.Expiration,
+    };
+  }
+
+  async #acceptIn(client: GuardDutyClient, signal?: AbortSignal): Promise<RegionOutcome> {
+    const administrator = this.#options.administratorAccountId;
+    try {
+      const { DetectorIds = [] } = await client.send(new ListDetectorsCommand({}), { abortSignal: signal });
+      const detectorId =
+        DetectorIds[0] ??
+        (await client.send(new CreateDetectorCommand({ Enable: true }), { abortSignal: signal })).DetectorId;
+      const { Invitations = [] } = await client.send(new ListInvitationsCommand({}), { abortSignal: signal });
+      const invitation = Invitations.find((candidate) => candidate.AccountId === administrator);
+      if (!invitation?.InvitationId) {
+        // No pending invitation: either it was accepted already, or it has not propagated yet.
+        const { Administrator } = await client.send(
+          new GetAdministratorAccountCommand({ DetectorId: detectorId }),
+          {
+            abortSignal: signal,
+          },
+        );
+        if (Administrator?.AccountId === administrator && Administrator.RelationshipStatus === "Enabled") {
+          return { outcome: "already", reason: "already-member" };
+        }
+        return {
+          outcome: "retry",
+          reason: "invitation-not-found",
+          detail: `no pending invitation from ${administrator} in the member account yet`,
+          step: "accept",
+        };
+      }
+      await client.send(
+        new AcceptAdministratorInvitationCommand({
+          DetectorId: detectorId,
+          AdministratorId: administrator,
+          InvitationId: invitation.InvitationId,
+        }),
+        { abortSignal: signal },
+      );
+      return { outcome: "enabled" };
+    } catch (error) {
+      const { verdict, reason } = classifyError(error);
+      return { outcome: verdict, reason, detail: describeError(error), step: "accept" };
+    }
+  }
+}

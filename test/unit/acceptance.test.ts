@@ -1,0 +1,156 @@
+import {
+  AcceptAdministratorInvitationCommand,
+  CreateDetectorCommand,
+  GetAdministratorAccountCommand,
+  GuardDutyClient,
+  ListDetectorsCommand,
+  ListInvitationsCommand,
+} from "@aws-sdk/client-guardduty";
+import { AssumeRoleCommand, STSClient, STSServiceException } from "@aws-sdk/client-sts";
+import { mockClient } from "aws-sdk-client-mock";
+import { beforeEach, describe, expect, it } from "vitest";
+import { MemberAcceptance } from "#shared/acceptance";
+
+const ADMIN = "111111111111";
+const MEMBER = "222222222222";
+const sts = mockClient(STSClient);
+const guardduty = mockClient(GuardDutyClient);
+const built: { region: string; accessKeyId: string }[] = [];
+const acceptance = new MemberAcceptance(
+  new STSClient({ region: "us-east-1", credentials: { accessKeyId: "a", secretAccessKey: "b" } }),
+  (region, credentials) => {
+    built.push({ region, accessKeyId: credentials.accessKeyId });
+    return new GuardDutyClient({ region, credentials });
+  },
+  { roleName: "OrganizationAccountAccessRole", externalId: "ext-1", administratorAccountId: ADMIN },
+);
+
+beforeEach(() => {
+  sts.reset();
+  guardduty.reset();
+  built.length = 0;
+  sts.on(AssumeRoleCommand).resolves({
+    Credentials: {
+      AccessKeyId: "ASIAMEMBER",
+      SecretAccessKey: "s",
+      SessionToken: "t",
+      Expiration: new Date(),
+    },
+  });
+  guardduty.on(ListDetectorsCommand).resolves({ DetectorIds: [] });
+  guardduty.on(CreateDetectorCommand).resolves({ DetectorId: "member-detector" });
+  guardduty.on(ListInvitationsCommand).resolves({
+    Invitations: [
+      { AccountId: "999999999999", InvitationId: "someone-else" },
+      { AccountId: ADMIN, InvitationId: "inv-1" },
+    ],
+  });
+  guardduty.on(AcceptAdministratorInvitationCommand).resolves({});
+});
+
+describe("MemberAcceptance.accept", () => {
+  it("assumes the member role once, creates the member's detector and accepts the administrator's invitation", async () => {
+    const outcomes = await acceptance.accept(MEMBER, ["us-east-1", "eu-west-1"]);
+
+    expect(Object.fromEntries(outcomes)).toEqual({
+      "us-east-1": { outcome: "enabled" },
+      "eu-west-1": { outcome: "enabled" },
+    });
+    expect(sts.commandCalls(AssumeRoleCommand).map((call) => call.args[0].input)).toEqual([
+      {
+        RoleArn: `arn:aws:iam::${MEMBER}:role/OrganizationAccountAccessRole`,
+        RoleSessionName: "guardduty-onboarding",
+        ExternalId: "ext-1",
+        DurationSeconds: 900,
+      },
+    ]);
+    expect(built).toEqual([
+      { region: "us-east-1", accessKeyId: "ASIAMEMBER" },
+      { region: "eu-west-1", accessKeyId: "ASIAMEMBER" },
+    ]);
+    expect(guardduty.commandCalls(AcceptAdministratorInvitationCommand)[0]?.args[0].input).toEqual({
+      DetectorId: "member-detector",
+      AdministratorId: ADMIN,
+      InvitationId: "inv-1",
+    });
+  });
+
+  it("uses the detector the member already has instead of creating one", async () => {
+    guardduty.on(ListDetectorsCommand).resolves({ DetectorIds: ["existing"] });
+
+    const outcomes = await acceptance.accept(MEMBER, ["us-east-1"]);
+
+    expect(outcomes.get("us-east-1")).toEqual({ outcome: "enabled" });
+    expect(guardduty.commandCalls(CreateDetectorCommand)).toHaveLength(0);
+    expect(guardduty.commandCalls(AcceptAdministratorInvitationCommand)[0]?.args[0].input.DetectorId).toBe(
+      "existing",
+    );
+  });
+
+  it("dead-letters every region as member-role-not-assumable when STS denies the role, resuming at acceptance", async () => {
+    sts.on(AssumeRoleCommand).rejects(
+      new STSServiceException({
+        name: "AccessDenied",
+        $fault: "client",
+        message: "not authorized",
+        $metadata: { httpStatusCode: 403 },
+      }),
+    );
+
+    const outcomes = await acceptance.accept(MEMBER, ["us-east-1", "eu-west-1"]);
+
+    for (const region of ["us-east-1", "eu-west-1"]) {
+      expect(outcomes.get(region)).toMatchObject({
+        outcome: "dead-letter",
+        reason: "member-role-not-assumable",
+        step: "accept",
+      });
+    }
+    expect(guardduty.calls()).toHaveLength(0);
+  });
+
+  it("retries as invitation-not-found while the invitation has not reached the member", async () => {
+    guardduty.on(ListInvitationsCommand).resolves({ Invitations: [] });
+    guardduty.on(GetAdministratorAccountCommand).resolves({ Administrator: undefined });
+
+    const outcomes = await acceptance.accept(MEMBER, ["us-east-1"]);
+
+    expect(outcomes.get("us-east-1")).toMatchObject({
+      outcome: "retry",
+      reason: "invitation-not-found",
+      step: "accept",
+    });
+    expect(guardduty.commandCalls(AcceptAdministratorInvitationCommand)).toHaveLength(0);
+  });
+
+  it("counts a member that already accepted as already a member", async () => {
+    guardduty.on(ListDetectorsCommand).resolves({ DetectorIds: ["existing"] });
+    guardduty.on(ListInvitationsCommand).resolves({ Invitations: [] });
+    guardduty.on(GetAdministratorAccountCommand).resolves({
+      Administrator: { AccountId: ADMIN, RelationshipStatus: "Enabled", InvitationId: "inv-1" },
+    });
+
+    const outcomes = await acceptance.accept(MEMBER, ["us-east-1"]);
+
+    expect(outcomes.get("us-east-1")).toEqual({ outcome: "already", reason: "already-member" });
+  });
+
+  it("retries a throttled STS call instead of dead-lettering it", async () => {
+    sts.on(AssumeRoleCommand).rejects(
+      new STSServiceException({
+        name: "Throttling",
+        $fault: "client",
+        message: "Rate exceeded",
+        $metadata: { httpStatusCode: 400 },
+      }),
+    );
+
+    const outcomes = await acceptance.accept(MEMBER, ["us-east-1"]);
+
+    expect(outcomes.get("us-east-1")).toMatchObject({
+      outcome: "retry",
+      reason: "throttled",
+      step: "accept",
+    });
+  });
+});
