@@ -88,6 +88,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     ADMINISTRATOR_ACCOUNT_ID: sandbox.administratorAccountId,
     POWERTOOLS_SERVICE_NAME: "guardduty-onboarding",
     POWERTOOLS_LOG_LEVEL: params.logLevel ?? "INFO",
+    POWERTOOLS_METRICS_NAMESPACE: params.metricsNamespace ?? "GuardDutyOnboarding",
     AWS_LAMBDA_FUNCTION_NAME: "guardduty-onboarding-local-onboard",
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
     ...options.functionEnvironment,

@@ -46,12 +46,13 @@ export class OutcomeTally {
   readonly reasons: Record<string, number> = {};
 
   add(line: string): void {
-    let entry: { outcome?: unknown; reason?: unknown };
+    let entry: { outcome?: unknown; reason?: unknown; _aws?: unknown };
     try {
       entry = JSON.parse(line) as typeof entry;
     } catch {
       return;
     }
+    if (entry._aws !== undefined) return; // an EMF metrics document, not a log line
     if (typeof entry.outcome === "string") increment(this.outcomes, entry.outcome);
     if (typeof entry.outcome === "string" && typeof entry.reason === "string")
       increment(this.reasons, entry.reason);

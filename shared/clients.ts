@@ -15,6 +15,11 @@ export interface ClientSettings {
   readonly connectionTimeoutMs?: number;
   /** Socket idle timeout of one HTTP request. */
   readonly requestTimeoutMs?: number;
+  /**
+   * Told of every GuardDuty, Organizations and STS call (latency around all its attempts) and, with
+   * `throttled` true, of every attempt that was throttled: for the latency and throttle metrics.
+   */
+  readonly observe?: (api: string, milliseconds: number, throttled: boolean) => void;
 }
 
 export const CLIENT_DEFAULTS = {
@@ -47,8 +52,53 @@ export interface Clients {
   readonly sts: STSClient;
 }
 
+/** Errors that mean "slow down", whatever the service calls them. */
+const THROTTLING = new Set([
+  "TooManyRequestsException",
+  "ThrottlingException",
+  "Throttling",
+  "RequestLimitExceeded",
+]);
+
+type Observable = GuardDutyClient | OrganizationsClient | STSClient;
+
+/**
+ * Reports every call of a client: its latency around all SDK attempts, and each attempt answered with
+ * a throttle (also those the SDK's retries absorbed, which are the early sign of pressure).
+ */
+function observed<T extends Observable>(client: T, service: string, observe: ClientSettings["observe"]): T {
+  if (!observe) return client;
+  const stack = client.middlewareStack as GuardDutyClient["middlewareStack"];
+  const apiOf = (commandName: string | undefined) => `${service}.${commandName?.replace(/Command$/, "")}`;
+  stack.add(
+    (next, context) => async (args) => {
+      const started = performance.now();
+      try {
+        return await next(args);
+      } finally {
+        observe(apiOf(context.commandName), Math.round(performance.now() - started), false);
+      }
+    },
+    { step: "initialize", name: "observeCalls" },
+  );
+  // The deserialize step runs once per attempt, inside the retry loop.
+  stack.add(
+    (next, context) => async (args) => {
+      try {
+        return await next(args);
+      } catch (error) {
+        const { name = "", $metadata } = error as { name?: string; $metadata?: { httpStatusCode?: number } };
+        if (THROTTLING.has(name) || $metadata?.httpStatusCode === 429) observe(apiOf(context.commandName), 0, true);
+        throw error;
+      }
+    },
+    { step: "deserialize", name: "observeThrottles", priority: "high" },
+  );
+  return client;
+}
+
 export function createClients(settings: ClientSettings = {}): Clients {
-  const { maxAttempts, connectionTimeoutMs, requestTimeoutMs } = { ...CLIENT_DEFAULTS, ...settings };
+  const { maxAttempts, connectionTimeoutMs, requestTimeoutMs, observe } = { ...CLIENT_DEFAULTS, ...settings };
   const requestHandler = { connectionTimeout: connectionTimeoutMs, requestTimeout: requestTimeoutMs };
   // "adaptive" adds client-side rate limiting on top of "standard" retries: after a throttle, the client
   // itself slows down, which is what GuardDuty's and Organizations' undocumented throttles call for.
@@ -56,13 +106,20 @@ export function createClients(settings: ClientSettings = {}): Clients {
   const guardduty = new Map<string, GuardDutyClient>();
   return {
     guardduty(region) {
-      const client = guardduty.get(region) ?? new GuardDutyClient({ ...throttled, region });
+      const client =
+        guardduty.get(region) ??
+        observed(new GuardDutyClient({ ...throttled, region }), "GuardDuty", observe);
       guardduty.set(region, client);
       return client;
     },
-    memberGuardDuty: (region, credentials) => new GuardDutyClient({ ...throttled, region, credentials }),
-    organizations: new OrganizationsClient({ ...throttled, region: ORGANIZATIONS_REGION }),
+    memberGuardDuty: (region, credentials) =>
+      observed(new GuardDutyClient({ ...throttled, region, credentials }), "GuardDutyMember", observe),
+    organizations: observed(
+      new OrganizationsClient({ ...throttled, region: ORGANIZATIONS_REGION }),
+      "Organizations",
+      observe,
+    ),
     sqs: new SQSClient({ maxAttempts, retryMode: "standard", requestHandler }),
-    sts: new STSClient({ maxAttempts, retryMode: "standard", requestHandler }),
+    sts: observed(new STSClient({ maxAttempts, retryMode: "standard", requestHandler }), "STS", observe),
   };
 }

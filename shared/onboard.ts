@@ -8,7 +8,8 @@ import { dispatch } from "./dispatch.ts";
 import { InvalidMessageError } from "./errors.ts";
 import { type MemberAccount, RegionMembers, type RegionOutcome } from "./members.ts";
 import { type OnboardingRequest, parseMessage } from "./message.ts";
-import { deadLetterInvalid, type Outbound, routeOutcomes } from "./routing.ts";
+import type { PipelineMetrics } from "./metrics.ts";
+import { deadLetterInvalid, exhaust, type Outbound, routeOutcomes } from "./routing.ts";
 
 /** The slice of an SQS record the pipeline reads (Lambda's `SQSRecord` fits). */
 export interface SourceRecord {
@@ -33,16 +34,24 @@ export interface Onboarding {
   /** Sends routed messages; answers the source ids whose sends were not confirmed, with why. */
   readonly send: (outbound: readonly Outbound[]) => Promise<Map<string, string>>;
   readonly logger: Log;
+  /** Outcome counts, published at the end of each batch. */
+  readonly metrics?: PipelineMetrics;
   readonly now?: () => Date;
   readonly random?: () => number;
 }
 
 /** Wires the pipeline to real clients: one account directory and one `RegionMembers` per configured region. */
-export function createOnboarding(config: Config, clients: Clients, logger: Log): Onboarding {
+export function createOnboarding(
+  config: Config,
+  clients: Clients,
+  logger: Log,
+  metrics?: PipelineMetrics,
+): Onboarding {
   const urls = { retry: config.retryQueueUrl, "dead-letter": config.deadLetterQueueUrl };
   return {
     config,
     logger,
+    metrics,
     accounts: new AccountDirectory(clients.organizations),
     members: new Map(
       config.regions.map((region) => [region, new RegionMembers(clients.guardduty(region), config)]),
@@ -110,8 +119,11 @@ export async function onboardBatch(
 
   for (const [index, { record, request }] of work.entries()) {
     const byRegion = outcomes[index] as Map<string, RegionOutcome>;
-    for (const [region, outcome] of byRegion) {
-      if (outcome.reason === "email-missing") deps.accounts.forget(request.accountId);
+    for (const [region, decided] of byRegion) {
+      if (decided.reason === "email-missing") deps.accounts.forget(request.accountId);
+      // The line says where the account really goes: a retry past the last attempt is a dead letter.
+      const outcome = exhaust(request, decided, config.maxAttempts);
+      deps.metrics?.outcome(outcome.outcome, outcome.reason, request.attempt);
       const level =
         outcome.outcome === "dead-letter" ? "error" : outcome.outcome === "retry" ? "warn" : "info";
       logger[level]("account outcome", {
@@ -133,6 +145,7 @@ export async function onboardBatch(
   }
 
   const failed = await deps.send(outbound);
+  deps.metrics?.publish();
   for (const [messageId, detail] of failed) {
     logger.error("outcome not durable; the message stays on its queue for redelivery", { messageId, detail });
   }
@@ -148,6 +161,7 @@ function admit(record: SourceRecord, deps: Onboarding, at: string, outbound: Out
     parsed = parseMessage(record.body);
   } catch (error) {
     if (!(error instanceof InvalidMessageError)) throw error;
+    deps.metrics?.outcome("dead-letter", "invalid-message", 0);
     logger.error("invalid message dead-lettered", {
       messageId,
       outcome: "dead-letter",
@@ -158,6 +172,7 @@ function admit(record: SourceRecord, deps: Onboarding, at: string, outbound: Out
     return undefined;
   }
   if (parsed.kind === "not-created") {
+    deps.metrics?.outcome("skipped", "account-not-created", 0);
     logger.info("account was not created; nothing to onboard", {
       messageId,
       outcome: "skipped",
@@ -175,6 +190,7 @@ function admit(record: SourceRecord, deps: Onboarding, at: string, outbound: Out
     correlationId: request.correlationId,
   };
   if (request.accountId === config.administratorAccountId) {
+    deps.metrics?.outcome("skipped", "administrator-account", request.attempt);
     logger.info("the administrator account is not its own member", {
       ...context,
       outcome: "skipped",

@@ -110,3 +110,22 @@ export function routeOutcomes(
   }
   return outbound;
 }
+
+/**
+ * What a `retry` becomes once the request has spent its attempts: a `retries-exhausted` dead letter
+ * carrying the last reason. Any other outcome is returned as it is.
+ */
+export function exhaust(
+  request: OnboardingRequest,
+  outcome: RegionOutcome,
+  maxAttempts: number,
+): RegionOutcome {
+  const attempts = request.attempt + 1;
+  if (outcome.outcome !== "retry" || attempts < maxAttempts) return outcome;
+  return {
+    outcome: "dead-letter",
+    reason: "retries-exhausted",
+    detail: `after ${attempts} attempts, last ${outcome.reason}: ${outcome.detail ?? ""}`,
+    step: outcome.step,
+  };
+}

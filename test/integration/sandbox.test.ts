@@ -26,6 +26,7 @@ import {
   OrganizationsClient,
 } from "@aws-sdk/client-organizations";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createClients } from "#shared/clients";
 import { GuardDutyText } from "../../sandbox/guardduty-state.ts";
 import { seedOrganization } from "../../sandbox/scenario.ts";
 import { type Sandbox, type SandboxOptions, startSandbox } from "../../sandbox/server.ts";
@@ -660,5 +661,40 @@ describe("other clients", () => {
       DetectorIds: [sandbox.detectorId(sandbox.administratorAccountId, "eu-west-1")],
     });
     expect(sandbox.counters.calls("ListDetectors", "eu-west-1")).toBeGreaterThanOrEqual(1);
+  });
+});
+
+describe("client observation (createClients) over the wire", () => {
+  it("reports each call's latency and every throttled attempt, also those the SDK's retries absorb", async () => {
+    // Prepare: a sandbox that lets one CreateMembers call a second through.
+    const throttling = await startSandbox({
+      seed: 3,
+      faults: { guardDutyThrottle: { ratePerSecond: 1, burst: 1 } },
+    });
+    const seen: { api: string; throttled: boolean }[] = [];
+    const environment = {
+      AWS_ENDPOINT_URL_GUARDDUTY: throttling.url,
+      AWS_ACCESS_KEY_ID: "observer",
+      AWS_SECRET_ACCESS_KEY: "observer",
+    };
+    Object.assign(process.env, environment);
+    const client = createClients({
+      observe: (api, _ms, throttled) => seen.push({ api, throttled }),
+    }).guardduty("sa-east-1");
+    try {
+      // Act: two ListDetectors in a row; the second is throttled once, then retried by the SDK.
+      await client.send(new ListDetectorsCommand({}));
+      await client.send(new ListDetectorsCommand({}));
+
+      // Assess
+      expect(seen).toEqual([
+        { api: "GuardDuty.ListDetectors", throttled: false },
+        { api: "GuardDuty.ListDetectors", throttled: true },
+        { api: "GuardDuty.ListDetectors", throttled: false },
+      ]);
+    } finally {
+      for (const name of Object.keys(environment)) delete process.env[name];
+      await throttling.close();
+    }
   });
 });

@@ -42,6 +42,7 @@ async function handler(env: Record<string, string> = {}) {
   vi.stubEnv("DEAD_LETTER_QUEUE_URL", DLQ);
   vi.stubEnv("ADMINISTRATOR_ACCOUNT_ID", ADMIN);
   vi.stubEnv("MAX_ATTEMPTS", "4");
+  vi.stubEnv("POWERTOOLS_METRICS_NAMESPACE", "GuardDutyOnboardingTest");
   // The member-side step has tests of its own (acceptance.test.ts); here the administrator side alone.
   vi.stubEnv("ACCEPT_INVITATIONS", "false");
   vi.stubEnv("AWS_ACCESS_KEY_ID", "test");
@@ -57,8 +58,30 @@ const sent = (queueUrl: string): SendMessageBatchRequestEntry[] =>
     .filter((call) => call.args[0].input.QueueUrl === queueUrl)
     .flatMap((call) => call.args[0].input.Entries ?? []);
 const sentBodies = (queueUrl: string) => sent(queueUrl).map((entry) => JSON.parse(entry.MessageBody ?? ""));
-/** Powertools writes INFO to stdout and WARN/ERROR to stderr. */
-const logLines = () => [...stdout.mock.calls, ...stderr.mock.calls].map((call) => String(call[0]));
+/** Everything the function wrote: Powertools writes INFO and EMF metrics to stdout, WARN/ERROR to stderr. */
+const output = () => [...stdout.mock.calls, ...stderr.mock.calls].map((call) => String(call[0]));
+/** Log lines (EMF metric documents are JSON too, but carry `_aws` instead of a level). */
+const logLines = () => output().filter((line) => !line.includes('"_aws"'));
+/** EMF documents as `metric/dimension=value → value`. */
+const emf = () =>
+  output()
+    .filter((line) => line.includes('"_aws"'))
+    .map(
+      (line) =>
+        JSON.parse(line) as Record<string, unknown> & {
+          _aws: {
+            CloudWatchMetrics: { Namespace: string; Dimensions: string[][]; Metrics: { Name: string }[] }[];
+          };
+        },
+    )
+    .flatMap((document) =>
+      document._aws.CloudWatchMetrics.flatMap(({ Namespace, Dimensions, Metrics }) =>
+        Metrics.map(({ Name }) => {
+          const dimensions = (Dimensions[0] ?? []).map((key) => `${key}=${document[key]}`).join(",");
+          return `${Namespace}/${Name}{${dimensions}} ${JSON.stringify(document[Name])}`;
+        }),
+      ),
+    );
 
 beforeEach(() => {
   org.clear();
@@ -281,6 +304,27 @@ describe("onboard handler", () => {
 
     expect(organizations.commandCalls(ListAccountsCommand)).toHaveLength(3);
     expect(organizations.commandCalls(DescribeAccountCommand)).toHaveLength(0);
+  });
+
+  it("publishes outcome, dead-letter and retry counts as EMF metrics once per batch", async () => {
+    const ids = accountIds(3);
+    for (const id of ids) member(id);
+    guardduty
+      .on(InviteMembersCommand)
+      .resolves({ UnprocessedAccounts: [{ AccountId: ids[2], Result: "Internal error" }] });
+    const invoke = await handler({ GUARDDUTY_REGIONS: "eu-west-1" });
+
+    await invoke([...ids.map((id) => sqsRecord(onboardingRequest(id))), sqsRecord("garbage")]);
+
+    expect(emf()).toEqual(
+      expect.arrayContaining([
+        "GuardDutyOnboardingTest/Outcome{service=guardduty-onboarding,outcome=invited} 2",
+        "GuardDutyOnboardingTest/Outcome{service=guardduty-onboarding,outcome=retry} 1",
+        "GuardDutyOnboardingTest/Retried{service=guardduty-onboarding,attempt=1} 1",
+        "GuardDutyOnboardingTest/Outcome{service=guardduty-onboarding,outcome=dead-letter} 1",
+        "GuardDutyOnboardingTest/DeadLettered{service=guardduty-onboarding,reason=invalid-message} 1",
+      ]),
+    );
   });
 
   it("writes one structured line per (account, region) outcome and never an e-mail address", async () => {
