@@ -88,7 +88,8 @@ function observed<T extends Observable>(client: T, service: string, observe: Cli
         return await next(args);
       } catch (error) {
         const { name = "", $metadata } = error as { name?: string; $metadata?: { httpStatusCode?: number } };
-        if (THROTTLING.has(name) || $metadata?.httpStatusCode === 429) observe(apiOf(context.commandName), 0, true);
+        if (THROTTLING.has(name) || $metadata?.httpStatusCode === 429)
+          observe(apiOf(context.commandName), 0, true);
         throw error;
       }
     },
