@@ -1,7 +1,7 @@
 /**
  * `npm run sandbox`: the SQS server (with the stack's queues) and the GuardDuty + Organizations
- * sandbox, kept running, with the environment to export so that the ops tooling, `npx serverless
- * invoke local -f onboard` and any AWS client (the AWS CLI, boto3) can be pointed at them.
+ * sandbox, kept running, with the environment to export so that the ops tooling, `npm run invoke`
+ * (the function, once) and any AWS client (the AWS CLI, boto3) can be pointed at them.
  */
 import { parseArgs } from "node:util";
 import { startLocalStack } from "./local-stack.ts";
@@ -20,7 +20,8 @@ if (values.help) {
   process.stdout.write(`Usage: npm run sandbox -- [--regions a,b] [--seed N] [--accounts N] [--with-function]
 
 Starts the local SQS server with the stack's queues and the GuardDuty + Organizations sandbox, prints
-the environment to export, and runs until interrupted (Ctrl-C). --with-function also runs the onboard
+the environment to export (for the ops CLI, \`npm run invoke\` and any AWS client), and runs until
+interrupted (Ctrl-C). --with-function also runs the onboard
 function on the queues, as Lambda's event source would.
 `);
   process.exit(0);
@@ -42,7 +43,7 @@ process.stdout.write(`# SQS ${local.sqs.endpoint} · GuardDuty + Organizations $
 #   aws guardduty list-detectors --region ${regions[0]}
 #   aws organizations list-accounts
 #   aws sqs send-message --queue-url "$ONBOARDING_QUEUE_URL" --message-body '{"version":1,"accountId":"${local.sandbox.accounts().at(-1)?.id}"}'
-#   npx serverless invoke local -f onboard -p events/organizations-create-account-succeeded.json   (an SQS event is expected)
+#   npm run invoke -- events/sqs/onboard-batch.json        (the onboard function, once)
 ${exports}
 `);
 

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
+import { startLocalStack } from "../../local/local-stack.ts";
 import type { RunSummary } from "../../local/summary.ts";
 
 const run = promisify(execFile);
@@ -86,4 +87,33 @@ describe("npm start", () => {
       }),
     ]);
   }, 120_000);
+});
+
+describe("npm run invoke", () => {
+  it("runs the function's bundle once against the environment npm run sandbox exports", async () => {
+    const local = await startLocalStack({
+      regions: ["eu-west-1"],
+      withoutFunction: true,
+      sandbox: {
+        accountCount: 2,
+        accounts: [{ id: "222222222222" }],
+        administratorAccountId: "210987654321",
+      },
+    });
+    try {
+      const { stdout } = await run(
+        "npm",
+        ["run", "--silent", "invoke", "--", "events/sqs/onboard-batch.json"],
+        {
+          env: { ...process.env, ...local.functionEnv },
+          timeout: 60_000,
+        },
+      );
+
+      expect(JSON.parse(stdout)).toEqual({ batchItemFailures: [] });
+      expect(local.sandbox.status("222222222222", "eu-west-1")).toBe("Enabled");
+    } finally {
+      await local.stop();
+    }
+  }, 60_000);
 });
