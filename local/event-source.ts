@@ -42,8 +42,9 @@ export interface EventSourceStats {
   coldStarts: number;
 }
 
-export class LocalEventSource {
-  readonly stats: EventSourceStats = {
+/** Zeroed statistics (also the start of a sum over several event sources). */
+export function emptyStats(): EventSourceStats {
+  return {
     invocations: 0,
     records: 0,
     failedInvocations: 0,
@@ -53,6 +54,10 @@ export class LocalEventSource {
     lostDeletes: 0,
     coldStarts: 0,
   };
+}
+
+export class LocalEventSource {
+  readonly stats: EventSourceStats = emptyStats();
   readonly #sqs: SQSClient;
   readonly #queueUrl: string;
   readonly #queueArn: string;

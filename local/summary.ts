@@ -4,7 +4,7 @@
  * is left on the queues. `renderSummary` prints it for people; `--json` prints the object itself.
  */
 import { ReceiveMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
-import type { EventSourceStats } from "./event-source.ts";
+import { type EventSourceStats, emptyStats } from "./event-source.ts";
 import type { LocalStack, QueueDepth } from "./local-stack.ts";
 
 export interface RunSummary {
@@ -88,22 +88,10 @@ export async function summarize(
       .filter(([, invitations]) => invitations > 1)
       .map(([region, invitations]) => ({ accountId, region, invitations })),
   );
-  const eventSource = local.eventSources.reduce<EventSourceStats>(
-    (sum, source) => {
-      for (const key of Object.keys(sum) as (keyof EventSourceStats)[]) sum[key] += source.stats[key];
-      return sum;
-    },
-    {
-      invocations: 0,
-      records: 0,
-      failedInvocations: 0,
-      crashes: 0,
-      timeouts: 0,
-      partialFailures: 0,
-      lostDeletes: 0,
-      coldStarts: 0,
-    },
-  );
+  const eventSource = local.eventSources.reduce<EventSourceStats>((sum, source) => {
+    for (const key of Object.keys(sum) as (keyof EventSourceStats)[]) sum[key] += source.stats[key];
+    return sum;
+  }, emptyStats());
   const queues = await local.depths();
   return {
     seed: run.seed,
