@@ -686,12 +686,11 @@ describe("client observation (createClients) over the wire", () => {
       await client.send(new ListDetectorsCommand({}));
       await client.send(new ListDetectorsCommand({}));
 
-      // Assess
-      expect(seen).toEqual([
-        { api: "GuardDuty.ListDetectors", throttled: false },
-        { api: "GuardDuty.ListDetectors", throttled: true },
-        { api: "GuardDuty.ListDetectors", throttled: false },
-      ]);
+      // Assess: one latency per call, and the throttled attempt(s) of the second call in between.
+      expect(seen[0]).toEqual({ api: "GuardDuty.ListDetectors", throttled: false });
+      expect(seen.filter((entry) => !entry.throttled)).toHaveLength(2);
+      expect(seen.filter((entry) => entry.throttled).length).toBeGreaterThanOrEqual(1);
+      expect(seen.at(-1)).toEqual({ api: "GuardDuty.ListDetectors", throttled: false });
     } finally {
       for (const name of Object.keys(environment)) delete process.env[name];
       await throttling.close();

@@ -1,0 +1,250 @@
+import { CloudFormationClient, DescribeStacksCommand } from "@aws-sdk/client-cloudformation";
+import { GuardDutyClient } from "@aws-sdk/client-guardduty";
+import { OrganizationsClient } from "@aws-sdk/client-organizations";
+import { SQSClient } from "@aws-sdk/client-sqs";
+import { GetCallerIdentityCommand, STSClient } from "@aws-sdk/client-sts";
+import { CLIENT_DEFAULTS, type Clients, ORGANIZATIONS_REGION } from "#shared/clients";
+import { ACCOUNT_ID_PATTERN, REGION_PATTERN } from "#shared/ids";
+import { CliError, explain, stackName, UsageError } from "./errors.ts";
+
+/**
+ * Which pipeline a command acts on: a deployed stage (queue URLs and regions from its CloudFormation
+ * outputs), the local stack (the variables `npm run sandbox` prints), or queue URLs given as flags —
+ * which also override the other two.
+ */
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+export interface Target {
+  /** For messages: "stage prod (us-east-1)", "the local stack"… */
+  readonly label: string;
+  /** The region of the stack and its queues. */
+  readonly region: string;
+  /** GuardDuty regions the stage onboards into. */
+  readonly regions: readonly string[];
+  readonly onboardingQueueUrl?: string;
+  readonly deadLetterQueueUrl?: string;
+  readonly stage?: string;
+  readonly local: boolean;
+  /** Known up front for the local stack; a deployed stage's is the caller's account (STS). */
+  readonly administratorAccountId?: string;
+}
+
+export interface TargetFlags {
+  readonly stage?: string;
+  readonly region?: string;
+  readonly local?: boolean;
+  readonly "onboarding-queue-url"?: string;
+  readonly "dead-letter-queue-url"?: string;
+}
+
+/** Every AWS client a command may use, built once per run. */
+export interface CliClients extends Pick<Clients, "guardduty" | "organizations" | "sqs"> {
+  readonly cloudformation: CloudFormationClient;
+  readonly sts: STSClient;
+}
+
+export type ClientFactory = (region: string, env: Env) => CliClients;
+
+/** The variables `npm run sandbox` prints that `--local` needs. */
+const LOCAL_VARIABLES = [
+  "AWS_ENDPOINT_URL_SQS",
+  "ONBOARDING_QUEUE_URL",
+  "DEAD_LETTER_QUEUE_URL",
+  "GUARDDUTY_REGIONS",
+];
+
+/** The region a deployed stack lives in unless told otherwise (README, "Deploy"). */
+const DEFAULT_REGION = "us-east-1";
+
+export async function resolveTarget(
+  flags: TargetFlags,
+  env: Env,
+  clientsFor: ClientFactory,
+): Promise<{ target: Target; clients: CliClients }> {
+  const region = flags.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? DEFAULT_REGION;
+  if (!REGION_PATTERN.test(region)) throw new UsageError(`--region "${region}" is not a region name`);
+  if (flags.local && flags.stage) throw new UsageError("--local and --stage name two targets: pick one");
+  const clients = clientsFor(region, env);
+  const explicit = {
+    onboardingQueueUrl: url(flags["onboarding-queue-url"], "--onboarding-queue-url"),
+    deadLetterQueueUrl: url(flags["dead-letter-queue-url"], "--dead-letter-queue-url"),
+  };
+  const defined = <T extends object>(value: T) =>
+    Object.fromEntries(Object.entries(value).filter(([, item]) => item !== undefined)) as Partial<T>;
+
+  let base: Target;
+  if (flags.stage) base = await stageTarget(flags.stage, region, clients.cloudformation);
+  else if (flags.local || LOCAL_VARIABLES.every((name) => env[name])) base = localTarget(env);
+  else if (explicit.onboardingQueueUrl || explicit.deadLetterQueueUrl) {
+    base = { label: `the queues given (${region})`, region, regions: [], local: false };
+  } else {
+    throw new UsageError(
+      "no target: pass --stage STAGE for a deployed stack, or --local for the local stack (`npm run sandbox`), " +
+        "or the queue URLs (--onboarding-queue-url, --dead-letter-queue-url)",
+    );
+  }
+  return { target: { ...base, ...defined(explicit) }, clients };
+}
+
+/** The administrator account: never enqueued by backfill. A deployed stage runs in the caller's account. */
+export async function administratorAccount(target: Target, clients: CliClients): Promise<string> {
+  if (target.administratorAccountId) return target.administratorAccountId;
+  if (target.local) {
+    throw new CliError(
+      "ADMINISTRATOR_ACCOUNT_ID is not set: run `npm run sandbox` and paste its exports into this shell",
+    );
+  }
+  try {
+    const { Account } = await clients.sts.send(new GetCallerIdentityCommand({}));
+    if (!Account) throw new CliError("STS GetCallerIdentity returned no account");
+    return Account;
+  } catch (error) {
+    throw explain(error, { region: target.region });
+  }
+}
+
+async function stageTarget(
+  stage: string,
+  region: string,
+  cloudformation: CloudFormationClient,
+): Promise<Target> {
+  if (!/^[a-zA-Z0-9-]+$/.test(stage)) throw new UsageError(`--stage "${stage}" is not a stage name`);
+  let outputs: Map<string, string>;
+  try {
+    const { Stacks = [] } = await cloudformation.send(
+      new DescribeStacksCommand({ StackName: stackName(stage) }),
+    );
+    outputs = new Map(
+      (Stacks[0]?.Outputs ?? []).map((output) => [output.OutputKey ?? "", output.OutputValue ?? ""]),
+    );
+  } catch (error) {
+    throw explain(error, { stage, region });
+  }
+  const output = (key: string) => {
+    const value = outputs.get(key);
+    if (!value) {
+      throw new CliError(
+        `stack ${stackName(stage)} in ${region} has no output ${key}: it is not (fully) deployed; ` +
+          "run `npx serverless deploy --stage " +
+          `${stage}\``,
+      );
+    }
+    return value;
+  };
+  return {
+    label: `stage ${stage} (${region})`,
+    region,
+    stage,
+    local: false,
+    onboardingQueueUrl: output("OnboardingQueueUrl"),
+    deadLetterQueueUrl: output("DeadLetterQueueUrl"),
+    regions: regionList(output("Regions"), `the stack's Regions output`),
+  };
+}
+
+function localTarget(env: Env): Target {
+  const missing = LOCAL_VARIABLES.filter((name) => !env[name]);
+  if (missing.length > 0) {
+    throw new CliError(
+      `the local stack's environment is not set (${missing.join(", ")}): ` +
+        "run `npm run sandbox` in another shell and paste its exports into this one",
+    );
+  }
+  const administratorAccountId = env.ADMINISTRATOR_ACCOUNT_ID || undefined;
+  if (administratorAccountId && !ACCOUNT_ID_PATTERN.test(administratorAccountId)) {
+    throw new CliError(`ADMINISTRATOR_ACCOUNT_ID "${administratorAccountId}" is not 12 digits`);
+  }
+  return {
+    label: "the local stack",
+    region: env.AWS_REGION ?? DEFAULT_REGION,
+    local: true,
+    onboardingQueueUrl: env.ONBOARDING_QUEUE_URL,
+    deadLetterQueueUrl: env.DEAD_LETTER_QUEUE_URL,
+    regions: regionList(env.GUARDDUTY_REGIONS ?? "", "GUARDDUTY_REGIONS"),
+    administratorAccountId,
+  };
+}
+
+/**
+ * The GuardDuty regions a command covers: the target's, or those `--regions` names among them (the
+ * pipeline skips a region its stage does not manage, so naming one would only be a silent no-op).
+ */
+export function selectRegions(target: Target, flag: string | undefined): string[] {
+  if (flag === undefined) {
+    if (target.regions.length === 0) throw new UsageError("--regions is required with explicit queue URLs");
+    return [...target.regions];
+  }
+  const regions = regionList(flag, "--regions");
+  const unmanaged = regions.filter((region) => target.regions.length > 0 && !target.regions.includes(region));
+  if (unmanaged.length > 0) {
+    throw new UsageError(
+      `${unmanaged.join(", ")} not managed by ${target.label} (its regions: ${target.regions.join(", ")}): ` +
+        "the pipeline would skip it",
+    );
+  }
+  return regions;
+}
+
+/** A comma-separated list of region names, validated. */
+export function regionList(text: string, source: string): string[] {
+  const regions = [
+    ...new Set(
+      text
+        .split(",")
+        .map((region) => region.trim())
+        .filter(Boolean),
+    ),
+  ];
+  if (regions.length === 0) throw new UsageError(`${source} names no region`);
+  for (const region of regions) {
+    if (!REGION_PATTERN.test(region)) throw new UsageError(`${source}: "${region}" is not a region name`);
+  }
+  return regions;
+}
+
+function url(value: string | undefined, flag: string): string | undefined {
+  if (value !== undefined && !URL.canParse(value)) throw new UsageError(`${flag} "${value}" is not a URL`);
+  return value;
+}
+
+/**
+ * The SDK clients, with the pipeline's retry and timeout settings (`#shared/clients`). Endpoints and
+ * credentials come from `env` — the process environment, or the one a test hands in — through the
+ * SDK's own variables (`AWS_ENDPOINT_URL_<SERVICE>`, `AWS_ACCESS_KEY_ID`…); without keys, the SDK's
+ * default chain (AWS_PROFILE, SSO, instance roles) finds the credentials.
+ */
+export function createCliClients(region: string, env: Env): CliClients {
+  const { maxAttempts, connectionTimeoutMs, requestTimeoutMs } = CLIENT_DEFAULTS;
+  const credentials =
+    env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY
+      ? {
+          accessKeyId: env.AWS_ACCESS_KEY_ID,
+          secretAccessKey: env.AWS_SECRET_ACCESS_KEY,
+          sessionToken: env.AWS_SESSION_TOKEN || undefined,
+        }
+      : undefined;
+  const settings = (service: string) => {
+    const endpoint = env[`AWS_ENDPOINT_URL_${service}`] ?? env.AWS_ENDPOINT_URL;
+    return {
+      maxAttempts,
+      // "adaptive": after a throttle the client itself slows down (GuardDuty, Organizations).
+      retryMode: "adaptive",
+      requestHandler: { connectionTimeout: connectionTimeoutMs, requestTimeout: requestTimeoutMs },
+      ...(credentials && { credentials }),
+      ...(endpoint && { endpoint }),
+    };
+  };
+  const guardduty = new Map<string, GuardDutyClient>();
+  return {
+    guardduty(name) {
+      const client = guardduty.get(name) ?? new GuardDutyClient({ ...settings("GUARDDUTY"), region: name });
+      guardduty.set(name, client);
+      return client;
+    },
+    organizations: new OrganizationsClient({ ...settings("ORGANIZATIONS"), region: ORGANIZATIONS_REGION }),
+    sqs: new SQSClient({ ...settings("SQS"), region }),
+    cloudformation: new CloudFormationClient({ ...settings("CLOUDFORMATION"), region }),
+    sts: new STSClient({ ...settings("STS"), region }),
+  };
+}

@@ -1,0 +1,97 @@
+import { execFile } from "node:child_process";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { promisify } from "node:util";
+import { ReceiveMessageCommand } from "@aws-sdk/client-sqs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startLocalStack } from "../../local/local-stack.ts";
+import { type IsolatedPackage, packageIsolated } from "../support/isolated-package.ts";
+import { lambdaContext } from "../support/lambda.ts";
+
+/**
+ * The reconcile function as packaged: scheduled by the stage parameter, allowed exactly what it calls,
+ * and its bundle runs against the local stack.
+ */
+let packaged: IsolatedPackage;
+const savedEnv = { ...process.env };
+const resources = () => packaged.template.Resources;
+const props = (name: string) => resources()[name]?.Properties ?? {};
+
+beforeAll(async () => {
+  packaged = await packageIsolated(["--stage", "test", "--param", "regions=us-east-1,eu-west-1"]);
+}, 180_000);
+
+afterAll(() => {
+  for (const name of Object.keys(process.env)) if (!(name in savedEnv)) delete process.env[name];
+  Object.assign(process.env, savedEnv);
+});
+
+describe("packaged reconcile function", () => {
+  it("runs daily by default, with the onboarding queue and the stage's regions in its environment", () => {
+    const fn = props("ReconcileLambdaFunction");
+    const rules = Object.values(resources()).filter(
+      (resource) =>
+        resource.Type === "AWS::Events::Rule" &&
+        JSON.stringify(resource.Properties.Targets).includes("ReconcileLambdaFunction"),
+    );
+
+    expect(fn.Handler).toBe("functions/reconcile.handler");
+    expect(rules.map((rule) => rule.Properties.ScheduleExpression)).toEqual(["rate(1 day)"]);
+    expect((fn.Environment as { Variables: Record<string, unknown> }).Variables).toMatchObject({
+      GUARDDUTY_REGIONS: "us-east-1,eu-west-1",
+      ONBOARDING_QUEUE_URL: { Ref: "OnboardingQueue" },
+      ADMINISTRATOR_ACCOUNT_ID: { Ref: "AWS::AccountId" },
+    });
+  });
+
+  it("may list members only on the administrator's detectors and send to the onboarding queue", () => {
+    const role = props("IamRoleLambdaExecution") as {
+      Policies: { PolicyDocument: { Statement: { Action: string[]; Resource: unknown }[] } }[];
+    };
+    const statements = role.Policies.flatMap((policy) => policy.PolicyDocument.Statement);
+    const listMembers = statements.find((statement) => statement.Action.includes("guardduty:ListMembers"));
+    const send = statements.find((statement) => statement.Action.includes("sqs:SendMessage"));
+
+    expect(JSON.stringify(listMembers?.Resource)).toContain(":detector/*");
+    expect(send?.Resource).toEqual(expect.arrayContaining([{ "Fn::GetAtt": ["OnboardingQueue", "Arn"] }]));
+  });
+
+  it("loads as ESM and enqueues the organization's missing accounts from the local stack", async () => {
+    // Prepare: the artifact AWS would run, and a local stack with one organization account to onboard.
+    const artifactDir = join(packaged.dir, "artifact");
+    await promisify(execFile)("python3", [
+      "-m",
+      "zipfile",
+      "-e",
+      join(packaged.dir, "guardduty-onboarding.zip"),
+      artifactDir,
+    ]);
+    const local = await startLocalStack({
+      regions: ["us-east-1"],
+      withoutFunction: true,
+      sandbox: { seed: 3, accountCount: 0, accounts: [{ id: "520000000001" }] },
+    });
+    try {
+      Object.assign(process.env, local.functionEnv, { POWERTOOLS_LOG_LEVEL: "SILENT" });
+      const artifact = pathToFileURL(join(artifactDir, "functions", "reconcile.mjs")).href;
+
+      // Act
+      const { handler } = await import(/* @vite-ignore */ artifact);
+      await handler(
+        { id: "schedule-1", "detail-type": "Scheduled Event", source: "aws.events" },
+        lambdaContext(),
+      );
+
+      // Assess: the management account and the workload account, never the administrator.
+      const { Messages = [] } = await local.sqs.client.send(
+        new ReceiveMessageCommand({ QueueUrl: local.sqs.urls.OnboardingQueue, MaxNumberOfMessages: 10 }),
+      );
+      expect(Messages.map((message) => JSON.parse(message.Body ?? "").accountId).sort()).toEqual([
+        local.sandbox.managementAccountId,
+        "520000000001",
+      ]);
+    } finally {
+      await local.stop();
+    }
+  });
+});

@@ -1,0 +1,183 @@
+import { CloudFormationClient, DescribeStacksCommand } from "@aws-sdk/client-cloudformation";
+import { ReceiveMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
+import { mockClient } from "aws-sdk-client-mock";
+import { beforeEach, describe, expect, it } from "vitest";
+import { run } from "../../cli/main.ts";
+import { Progress } from "../../cli/output.ts";
+
+/** The CLI in-process with the SDK mocked: argument checks, targets and the explanations of usual mistakes. */
+const cloudformation = mockClient(CloudFormationClient);
+const sqs = mockClient(SQSClient);
+
+const DLQ_URL = "https://sqs.us-east-1.amazonaws.com/210987654321/guardduty-onboarding-prod-dead-letter";
+
+async function cli(argv: string[], env: Record<string, string> = {}) {
+  let stdout = "";
+  let stderr = "";
+  const code = await run(argv, {
+    stdout: { write: (text: string) => (stdout += text) },
+    stderr: { write: (text: string) => (stderr += text) },
+    env,
+  });
+  return { code, stdout, stderr };
+}
+
+const awsError = (name: string, message: string) =>
+  Object.assign(new Error(message), { name, $metadata: {} });
+
+beforeEach(() => {
+  cloudformation.reset();
+  sqs.reset();
+  cloudformation.on(DescribeStacksCommand).resolves({
+    Stacks: [
+      {
+        StackName: "guardduty-onboarding-prod",
+        StackStatus: "UPDATE_COMPLETE",
+        CreationTime: new Date(),
+        Outputs: [
+          { OutputKey: "OnboardingQueueUrl", OutputValue: DLQ_URL.replace("dead-letter", "onboarding") },
+          { OutputKey: "RetryQueueUrl", OutputValue: DLQ_URL.replace("dead-letter", "retry") },
+          { OutputKey: "DeadLetterQueueUrl", OutputValue: DLQ_URL },
+          { OutputKey: "Regions", OutputValue: "us-east-1,eu-west-1" },
+        ],
+      },
+    ],
+  });
+  sqs.on(ReceiveMessageCommand).resolves({ Messages: [] });
+});
+
+describe("gd-onboard", () => {
+  it("says what each command does in its --help", async () => {
+    for (const [argv, words] of [
+      [["--help"], "dlq list"],
+      [["dlq", "list", "--help"], "stay on the queue"],
+      [["dlq", "replay", "--help"], "only once SQS has"],
+      [["backfill", "--help"], "ListMembers"],
+      [["status", "--help"], "GetMembers"],
+    ] as const) {
+      const { code, stdout } = await cli([...argv]);
+
+      expect(code).toBe(0);
+      expect(stdout).toContain(words);
+    }
+  });
+
+  it("reads a deployed stage's queues and regions from its stack's outputs", async () => {
+    const { code, stdout } = await cli(["dlq", "list", "--stage", "prod"]);
+
+    expect(code).toBe(0);
+    expect(cloudformation.commandCalls(DescribeStacksCommand)[0]?.args[0].input).toEqual({
+      StackName: "guardduty-onboarding-prod",
+    });
+    expect(sqs.commandCalls(ReceiveMessageCommand)[0]?.args[0].input).toMatchObject({ QueueUrl: DLQ_URL });
+    expect(stdout).toContain("DeadLetterQueue of stage prod (us-east-1)");
+    expect(stdout).toContain("0 message(s)");
+  });
+
+  it("explains a stage that is not deployed", async () => {
+    cloudformation
+      .on(DescribeStacksCommand)
+      .rejects(awsError("ValidationError", "Stack with id guardduty-onboarding-prd does not exist"));
+
+    const { code, stderr } = await cli(["dlq", "list", "--stage", "prd", "--region", "eu-west-1"]);
+
+    expect(code).toBe(1);
+    expect(stderr).toContain('stage "prd" is not deployed in eu-west-1: no stack guardduty-onboarding-prd');
+    expect(stderr).toContain("Check --stage and --region");
+  });
+
+  it("explains missing credentials", async () => {
+    cloudformation
+      .on(DescribeStacksCommand)
+      .rejects(awsError("CredentialsProviderError", "Could not load credentials from any providers"));
+
+    const { code, stderr } = await cli(["status", "123456789012", "--stage", "prod"]);
+
+    expect(code).toBe(1);
+    expect(stderr).toContain("no AWS credentials: set AWS_PROFILE");
+  });
+
+  it("explains a queue that does not exist", async () => {
+    sqs
+      .on(ReceiveMessageCommand)
+      .rejects(awsError("QueueDoesNotExist", "The specified queue does not exist."));
+
+    const { code, stderr } = await cli(["dlq", "list", "--stage", "prod"]);
+
+    expect(code).toBe(1);
+    expect(stderr).toContain(`queue ${DLQ_URL} does not exist`);
+  });
+
+  it("rejects a malformed account id before calling AWS", async () => {
+    const status = await cli(["status", "12345678901", "--stage", "prod"]);
+    const replay = await cli(["dlq", "replay", "--account", "abc", "--stage", "prod"]);
+
+    expect(status.code).toBe(2);
+    expect(status.stderr).toContain(
+      '"12345678901" is not an account id: AWS account ids are exactly 12 digits',
+    );
+    expect(replay.code).toBe(2);
+    expect(replay.stderr).toContain('--account "abc" is not an account id');
+    expect(cloudformation.commandCalls(DescribeStacksCommand)).toEqual([]);
+  });
+
+  it("asks for the sandbox's exports when --local has no local stack to talk to", async () => {
+    const { code, stderr } = await cli(["dlq", "list", "--local"], { AWS_REGION: "us-east-1" });
+
+    expect(code).toBe(1);
+    expect(stderr).toContain("run `npm run sandbox` in another shell and paste its exports");
+  });
+
+  it("refuses regions the stage does not manage, and a command without a target", async () => {
+    const unmanaged = await cli(["backfill", "--stage", "prod", "--regions", "eu-west-3"]);
+    const untargeted = await cli(["dlq", "list"]);
+    const mixed = await cli(["dlq", "replay", "--all", "--reason", "invalid-message", "--stage", "prod"]);
+
+    expect(unmanaged).toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining("eu-west-3 not managed by stage prod"),
+    });
+    expect(untargeted).toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining("no target: pass --stage STAGE"),
+    });
+    expect(mixed).toMatchObject({ code: 2, stderr: expect.stringContaining("--all moves the whole queue") });
+  });
+
+  it("names an unknown command or option and where to look", async () => {
+    const command = await cli(["dlq", "purge"]);
+    const option = await cli(["backfill", "--region-list", "x"]);
+
+    expect(command).toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining('unknown command "dlq purge"'),
+    });
+    expect(option).toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining("see gd-onboard backfill --help"),
+    });
+  });
+});
+
+describe("progress", () => {
+  const render = (isTTY: boolean) => {
+    let text = "";
+    const progress = new Progress({ write: (chunk: string) => (text += chunk), isTTY });
+    progress.update("requests enqueued", 5, 20);
+    progress.update("requests enqueued", 5, 20);
+    progress.update("requests enqueued", 20, 20);
+    progress.done();
+    return text;
+  };
+
+  it("redraws a bar in place on a terminal", () => {
+    expect(render(true)).toBe(
+      "\r\x1b[2K[######------------------] requests enqueued 5/20".repeat(2) +
+        "\r\x1b[2K[########################] requests enqueued 20/20\n",
+    );
+  });
+
+  it("prints plain lines, each once, anywhere else", () => {
+    expect(render(false)).toBe("requests enqueued 5/20\nrequests enqueued 20/20\n");
+  });
+});
