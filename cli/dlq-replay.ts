@@ -1,5 +1,5 @@
 import type { SQSClient } from "@aws-sdk/client-sqs";
-import { type DeadLetterView, matchesFilter, movableVerbatim } from "#shared/dead-letters";
+import { type DeadLetterView, matchesFilter } from "#shared/dead-letters";
 import { enqueue } from "#shared/enqueue";
 import { type Command, countArgument, noPositionals, TARGET_HELP, TARGET_OPTIONS } from "./command.ts";
 import { type DeadLetterQueue, openDeadLetterQueue, type Received, readAll } from "./dead-letter-queue.ts";
@@ -34,9 +34,9 @@ Options:
 ${FILTER_HELP}
   --max N           replay at most N messages
   --dry-run         print what would be replayed; send and delete nothing
-  --all             move every message with SQS's own redrive (StartMessageMoveTask) and wait until it
-                    is done. Bodies move verbatim, so this is refused unless every message is an
-                    original body SQS redrove; the pipeline's dead letters are replayed without --all.
+  --all             move every message with SQS's own redrive (StartMessageMoveTask, ≤ 500 messages/s)
+                    and wait until it is done. Bodies move verbatim; the pipeline replays a dead letter
+                    it wrote as its request, fresh. invalid-message ones come straight back.
 
 ${TARGET_HELP}
 `,
@@ -180,13 +180,11 @@ async function replayAll(
     print.line("The DLQ is empty: nothing to replay.");
     return 0;
   }
-  const blocked = views.filter((view) => !movableVerbatim(view));
-  if (blocked.length > 0) {
-    throw new CliError(
-      `--all moves bodies verbatim (SQS StartMessageMoveTask), and ${blocked.length} of ${views.length} ` +
-        `message(s) would not be accepted as they are (${countBy(blocked, (view) => view.reason)}). ` +
-        "The pipeline's dead letters wrap their request: replay them with `gd-onboard dlq replay` " +
-        "(without --all), which sends each request fresh.",
+  const invalid = views.filter((view) => "notReplayable" in view.replay);
+  if (invalid.length > 0) {
+    print.line(
+      `${invalid.length} of ${views.length} message(s) cannot be replayed (${countBy(invalid, (view) => view.reason)}): ` +
+        "they move too, and come back to the DLQ as they were.",
     );
   }
   if (dryRun) {

@@ -78,14 +78,6 @@ export function matchesFilter(view: DeadLetterView, filter: DeadLetterFilter): b
   );
 }
 
-/**
- * Whether `StartMessageMoveTask` may move the message as it is: only an original body the pipeline
- * accepts. A pipeline-written dead letter moved verbatim would be rejected as `invalid-message`.
- */
-export function movableVerbatim(view: DeadLetterView): boolean {
-  return view.source === "sqs-redrive" && "body" in view.replay;
-}
-
 function readPipelineBody(json: Json): BodyFields {
   const attempt = typeof json.attempt === "number" ? json.attempt : undefined;
   const request = json.request && typeof json.request === "object" ? (json.request as Json) : undefined;

@@ -25,7 +25,15 @@ export class ConfigError extends OnboardingError {
  * An SQS message body that is not one of the accepted contracts. Permanent: the body goes to the
  * dead-letter queue verbatim with reason `invalid-message`; it is never retried.
  */
-export class InvalidMessageError extends OnboardingError {}
+export class InvalidMessageError extends OnboardingError {
+  constructor(
+    message: string,
+    /** The body to keep in the dead letter, when it is not the message itself (a replayed dead letter's `raw`). */
+    readonly raw?: string,
+  ) {
+    super(message);
+  }
+}
 
 /**
  * A send to the retry or dead-letter queue was not confirmed (HTTP error, or a per-entry failure in a

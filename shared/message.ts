@@ -6,7 +6,9 @@ import { ACCOUNT_ID_PATTERN, REGION_PATTERN } from "./ids.ts";
  * The message contracts of OnboardingQueue and RetryQueue (DESIGN.md, "Contracts"):
  * 1. an EventBridge event exactly as a rule delivers it (Organizations `CreateAccountResult`,
  *    Control Tower `CreateManagedAccount`), and
- * 2. a versioned onboarding request.
+ * 2. a versioned onboarding request;
+ * and, so that SQS's own redrive (`StartMessageMoveTask`, `gd-onboard dlq replay --all`) can move dead
+ * letters back verbatim, 3. a dead letter the pipeline wrote: its request is replayed, fresh.
  */
 
 export const ORIGINS = ["event", "backfill", "reconcile", "replay", "retry", "manual"] as const;
@@ -116,13 +118,35 @@ export function parseMessage(body: string): ParsedMessage {
     throw new InvalidMessageError("body is not a JSON object");
   }
   if ("detail-type" in json) return parseEvent(json);
-  if (!("version" in json))
-    throw new InvalidMessageError("body is neither an EventBridge event nor a request");
+  if (!("version" in json) && "reason" in json && "at" in json) return parseDeadLetter(json);
+  if (!("version" in json)) {
+    throw new InvalidMessageError("body is neither an EventBridge event, a request nor a dead letter");
+  }
   if (json.version !== 1)
     throw new InvalidMessageError(`unknown request version ${JSON.stringify(json.version)}`);
   const request = z.safeParse(OnboardingRequestSchema, json);
   if (!request.success) throw new InvalidMessageError(`invalid request: ${describe(request.error)}`);
   return { kind: "request", request: request.data };
+}
+
+/**
+ * A dead letter moved back as it is: its request again, as a fresh replay (attempt 0, origin `replay`,
+ * no `lastError`). An `invalid-message` dead letter has no request: its original body is what stays invalid.
+ */
+function parseDeadLetter(json: object): ParsedMessage {
+  const { request, raw } = json as { request?: unknown; raw?: unknown };
+  if (request && typeof request === "object") {
+    const { lastError: _lastError, ...rest } = request as Record<string, unknown>;
+    const parsed = z.safeParse(OnboardingRequestSchema, { ...rest, attempt: 0, origin: "replay" });
+    if (!parsed.success)
+      throw new InvalidMessageError(`invalid request in dead letter: ${describe(parsed.error)}`);
+    return { kind: "request", request: parsed.data };
+  }
+  const original = typeof raw === "string" ? raw : undefined;
+  throw new InvalidMessageError(
+    "a dead letter without a request (its original body was never valid)",
+    original,
+  );
 }
 
 function parseEvent(json: object): ParsedMessage {

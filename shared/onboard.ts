@@ -168,7 +168,7 @@ function admit(record: SourceRecord, deps: Onboarding, at: string, outbound: Out
       reason: "invalid-message",
       detail: error.message,
     });
-    outbound.push(deadLetterInvalid(messageId, record.body, error.message, at));
+    outbound.push(deadLetterInvalid(messageId, error.raw ?? record.body, error.message, at));
     return undefined;
   }
   if (parsed.kind === "not-created") {

@@ -242,7 +242,7 @@ describe("gd-onboard dlq", () => {
     ]);
   });
 
-  it("moves a queue of SQS redrives with StartMessageMoveTask, refuses to move the pipeline's dead letters verbatim", async () => {
+  it("moves the whole DLQ back with StartMessageMoveTask, saying which messages cannot be replayed", async () => {
     // Prepare: only bodies SQS redrove.
     const stack = await start({ accounts: [A, B] });
     const request = JSON.stringify({
@@ -280,15 +280,14 @@ describe("gd-onboard dlq", () => {
     ]);
 
     // Act
-    const refused = await cli(stack, "dlq", "replay", "--local", "--all");
-    const replayed = await cli(stack, "dlq", "replay", "--local");
+    const movedAgain = await cli(stack, "dlq", "replay", "--local", "--all");
 
-    // Assess: --all refuses and says what to run; a plain replay sends the request and skips the invalid body, saying why.
-    expect(refused.code).toBe(1);
-    expect(refused.stderr).toContain("replay them with `gd-onboard dlq replay` (without --all)");
-    expect(replayed.stdout).toContain("not replayable: the original body is not a valid message");
-    expect(replayed.stdout).toContain("Replayed 1 message(s) to OnboardingQueue; 1 not replayable");
-    expect((await deadLetters(stack)).map((letter) => letter.reason)).toEqual(["invalid-message"]);
+    // Assess: both move verbatim (the pipeline replays a dead letter it wrote as its request, fresh),
+    // and the operator is told which one will come back.
+    expect(movedAgain.code).toBe(0);
+    expect(movedAgain.stdout).toContain("1 of 2 message(s) cannot be replayed (invalid-message 1)");
+    expect(movedAgain.stdout).toContain("Moved 2 message(s) to OnboardingQueue");
+    expect(await deadLetters(stack)).toEqual([]);
   });
 
   it("replays an account whose cause was fixed until it is a member, inviting it once even when replayed twice", async () => {

@@ -78,11 +78,42 @@ describe("parseMessage", () => {
     expect(parse(retry)).toEqual({ kind: "request", request: retry });
   });
 
+  it("replays a dead letter moved back verbatim (StartMessageMoveTask) as its request, fresh", () => {
+    const request: Record<string, unknown> = onboardingRequest("555555555555", {
+      regions: ["eu-west-1"],
+      attempt: 7,
+      origin: "retry",
+      step: "accept",
+      correlationId: "evt-1",
+      lastError: { reason: "throttled", detail: "x" },
+    });
+    const deadLetter = { reason: "retries-exhausted", detail: "…", at: "2026-11-26T06:00:00Z", request };
+
+    const { lastError: _lastError, ...kept } = request;
+    expect(parse(deadLetter)).toEqual({
+      kind: "request",
+      request: { ...kept, attempt: 0, origin: "replay" },
+    });
+  });
+
+  it("keeps the original body of an invalid-message dead letter moved back, still invalid", () => {
+    const deadLetter = {
+      reason: "invalid-message",
+      detail: "body is not JSON",
+      at: "2026-11-26T06:00:00Z",
+      raw: "{oops",
+    };
+
+    expect(() => parse(deadLetter)).toThrow(
+      expect.objectContaining({ name: "InvalidMessageError", raw: "{oops" }),
+    );
+  });
+
   it.each([
     ["not JSON", "{not json", /not JSON/],
     ["a JSON array", "[1,2]", /not a JSON object/],
     ["a JSON string", '"hello"', /not a JSON object/],
-    ["an unrelated object", { hello: "world" }, /neither an EventBridge event nor a request/],
+    ["an unrelated object", { hello: "world" }, /neither an EventBridge event, a request nor a dead letter/],
     ["an unknown version", { version: 2, accountId: "555555555555" }, /unknown request version 2/],
     ["a string version", { version: "1", accountId: "555555555555" }, /unknown request version/],
     ["an 11-digit account id", { version: 1, accountId: "55555555555" }, /accountId must be 12 ASCII digits/],

@@ -155,6 +155,24 @@ describe("onboard handler", () => {
     ).toEqual([a, a]);
   });
 
+  it("onboards a dead letter moved back verbatim and re-dead-letters an invalid one with its original body", async () => {
+    const [a] = accountIds(1) as [string];
+    member(a);
+    const invoke = await handler();
+    const at = "2026-11-26T06:00:00Z";
+
+    const result = await invoke([
+      sqsRecord({ reason: "access-denied", detail: "x", at, request: onboardingRequest(a, { attempt: 5 }) }),
+      sqsRecord({ reason: "invalid-message", detail: "body is not JSON", at, raw: "{oops" }),
+    ]);
+
+    expect(result).toEqual({ batchItemFailures: [] });
+    expect(
+      guardduty.commandCalls(InviteMembersCommand).flatMap((call) => call.args[0].input.AccountIds),
+    ).toEqual([a, a]);
+    expect(sentBodies(DLQ)).toEqual([expect.objectContaining({ reason: "invalid-message", raw: "{oops" })]);
+  });
+
   it("skips a FAILED creation event, a suspended account and the administrator itself", async () => {
     const [suspended] = accountIds(1) as [string];
     member(suspended, "SUSPENDED");
