@@ -4,7 +4,7 @@ import { enqueue } from "#shared/enqueue";
 import { type Command, countArgument, noPositionals, TARGET_HELP, TARGET_OPTIONS } from "./command.ts";
 import { type DeadLetterQueue, openDeadLetterQueue, type Received, readAll } from "./dead-letter-queue.ts";
 import { countBy, describe, FILTER_HELP, readFilter } from "./dlq-selection.ts";
-import { CliError, explain, UsageError } from "./errors.ts";
+import { explain, UsageError } from "./errors.ts";
 import { type Printer, Progress } from "./output.ts";
 import type { Target } from "./target.ts";
 
