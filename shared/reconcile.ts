@@ -2,6 +2,7 @@ import { type BackfillReport, backfill } from "./backfill.ts";
 import type { Clients } from "./clients.ts";
 import { loadConfig } from "./config.ts";
 import { ConfigError } from "./errors.ts";
+import type { PipelineMetrics } from "./metrics.ts";
 import type { Log } from "./onboard.ts";
 
 /**
@@ -38,7 +39,13 @@ export async function reconcile(
   clients: Pick<Clients, "organizations" | "guardduty" | "sqs">,
   config: ReconcileConfig,
   logger: Log,
-  options: { readonly correlationId?: string; readonly signal?: AbortSignal; readonly now?: () => Date } = {},
+  options: {
+    readonly correlationId?: string;
+    readonly signal?: AbortSignal;
+    readonly now?: () => Date;
+    /** `DriftFound`: (account, region) pairs missing a membership, published once per run. */
+    readonly metrics?: PipelineMetrics;
+  } = {},
 ): Promise<BackfillReport> {
   const report = await backfill(clients, {
     regions: config.regions,
@@ -48,6 +55,8 @@ export async function reconcile(
     ...options,
   });
   const { drift } = report.plan;
+  options.metrics?.count("DriftFound", undefined, drift.missing);
+  options.metrics?.publish();
   logger[drift.missing > 0 ? "warn" : "info"]("reconcile drift", {
     ...drift,
     enqueued: report.enqueued.length,

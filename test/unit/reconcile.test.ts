@@ -1,10 +1,12 @@
 import { Logger } from "@aws-lambda-powertools/logger";
+import { Metrics } from "@aws-lambda-powertools/metrics";
 import { GuardDutyClient, ListDetectorsCommand, ListMembersCommand } from "@aws-sdk/client-guardduty";
 import { ListAccountsCommand, OrganizationsClient } from "@aws-sdk/client-organizations";
 import { SendMessageBatchCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { ConfigError } from "#shared/errors";
+import { PipelineMetrics } from "#shared/metrics";
 import { loadReconcileConfig, reconcile } from "#shared/reconcile";
 import { accountIds } from "../support/events.ts";
 
@@ -88,5 +90,22 @@ describe("reconcile", () => {
       }),
     ]);
     expect(lines.join("")).not.toContain("@");
+  });
+
+  it("publishes the drift as the DriftFound metric", async () => {
+    const stdout = vi.spyOn(process.stdout, "write").mockImplementation(() => true);
+    vi.spyOn(process.stderr, "write").mockImplementation(() => true);
+    const metrics = new PipelineMetrics(
+      new Metrics({ namespace: "Test", serviceName: "guardduty-onboarding" }),
+    );
+
+    await reconcile(clients, loadReconcileConfig(ENV), new Logger({ serviceName: "guardduty-onboarding" }), {
+      metrics,
+    });
+
+    const documents = stdout.mock.calls.map((call) => JSON.parse(String(call[0])) as Record<string, unknown>);
+    expect(documents).toContainEqual(
+      expect.objectContaining({ service: "guardduty-onboarding", DriftFound: 4 }),
+    );
   });
 });
