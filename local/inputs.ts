@@ -5,7 +5,8 @@
 import { randomUUID } from "node:crypto";
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { SendMessageBatchCommand, type SQSClient } from "@aws-sdk/client-sqs";
+import type { SQSClient } from "@aws-sdk/client-sqs";
+import { enqueue } from "#shared/enqueue";
 import { parseMessage } from "#shared/message";
 
 /** JSON files of a folder (sorted), or the one file named. */
@@ -89,11 +90,10 @@ export function accountsNamed(bodies: readonly string[]): string[] {
 
 /** Sends bodies to a queue, 10 a call; every entry must be confirmed. */
 export async function publish(sqs: SQSClient, queueUrl: string, bodies: readonly string[]): Promise<void> {
-  for (let start = 0; start < bodies.length; start += 10) {
-    const entries = bodies
-      .slice(start, start + 10)
-      .map((body, index) => ({ Id: String(index), MessageBody: body }));
-    const answer = await sqs.send(new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: entries }));
-    if (answer.Failed?.length) throw new Error(`publishing failed: ${JSON.stringify(answer.Failed)}`);
-  }
+  const { failed } = await enqueue(
+    sqs,
+    queueUrl,
+    bodies.map((body, index) => ({ key: String(index), body })),
+  );
+  if (failed.size > 0) throw new Error(`publishing failed: ${JSON.stringify(Object.fromEntries(failed))}`);
 }
