@@ -108,26 +108,38 @@ export class MemberAcceptance {
     };
   }
 
+  /**
+   * Idempotent: a call whose answer was lost and that the SDK retried meets "a detector already exists"
+   * or "invitationId is not valid" — both are checked against the member's actual state before they
+   * count as failures.
+   */
   async #acceptIn(client: GuardDutyClient, signal?: AbortSignal): Promise<RegionOutcome> {
     const administrator = this.#options.administratorAccountId;
+    const options = { abortSignal: signal };
+    const detector = async () => (await client.send(new ListDetectorsCommand({}), options)).DetectorIds?.[0];
+    const accepted = async (detectorId: string | undefined) => {
+      const answer = await client.send(
+        new GetAdministratorAccountCommand({ DetectorId: detectorId }),
+        options,
+      );
+      const administratorOf = answer?.Administrator;
+      return administratorOf?.AccountId === administrator && administratorOf.RelationshipStatus === "Enabled";
+    };
     try {
-      const { DetectorIds = [] } = await client.send(new ListDetectorsCommand({}), { abortSignal: signal });
-      const detectorId =
-        DetectorIds[0] ??
-        (await client.send(new CreateDetectorCommand({ Enable: true }), { abortSignal: signal })).DetectorId;
-      const { Invitations = [] } = await client.send(new ListInvitationsCommand({}), { abortSignal: signal });
+      let detectorId = await detector();
+      if (!detectorId) {
+        try {
+          detectorId = (await client.send(new CreateDetectorCommand({ Enable: true }), options)).DetectorId;
+        } catch (error) {
+          detectorId = await detector();
+          if (!detectorId) throw error;
+        }
+      }
+      const { Invitations = [] } = await client.send(new ListInvitationsCommand({}), options);
       const invitation = Invitations.find((candidate) => candidate.AccountId === administrator);
       if (!invitation?.InvitationId) {
         // No pending invitation: either it was accepted already, or it has not propagated yet.
-        const { Administrator } = await client.send(
-          new GetAdministratorAccountCommand({ DetectorId: detectorId }),
-          {
-            abortSignal: signal,
-          },
-        );
-        if (Administrator?.AccountId === administrator && Administrator.RelationshipStatus === "Enabled") {
-          return { outcome: "already", reason: "already-member" };
-        }
+        if (await accepted(detectorId)) return { outcome: "already", reason: "already-member" };
         return {
           outcome: "retry",
           reason: "invitation-not-found",
@@ -135,14 +147,18 @@ export class MemberAcceptance {
           step: "accept",
         };
       }
-      await client.send(
-        new AcceptAdministratorInvitationCommand({
-          DetectorId: detectorId,
-          AdministratorId: administrator,
-          InvitationId: invitation.InvitationId,
-        }),
-        { abortSignal: signal },
-      );
+      try {
+        await client.send(
+          new AcceptAdministratorInvitationCommand({
+            DetectorId: detectorId,
+            AdministratorId: administrator,
+            InvitationId: invitation.InvitationId,
+          }),
+          options,
+        );
+      } catch (error) {
+        if (!(await accepted(detectorId))) throw error;
+      }
       return { outcome: "enabled" };
     } catch (error) {
       const { verdict, reason } = classifyError(error);

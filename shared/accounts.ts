@@ -50,7 +50,7 @@ export class AccountDirectory {
     let wanted = [...new Set(accountIds)].filter((id) => !this.#cached(id, results));
     if (wanted.length > 0 && wanted.length >= this.#listingCost()) {
       try {
-        await this.#list(new Set(wanted), signal);
+        await this.#list(signal);
       } catch {
         // The listing is only a cheaper path: what it did not find is described one by one below.
       }
@@ -75,8 +75,11 @@ export class AccountDirectory {
       : Math.max(1, Math.ceil(this.#organizationSize / LIST_PAGE_SIZE));
   }
 
-  /** Pages through ListAccounts, caching every account, and stops early once all wanted ones are seen. */
-  async #list(wanted: Set<string>, signal?: AbortSignal): Promise<void> {
+  /**
+   * Pages through the whole of ListAccounts, caching every account: new accounts come last, so stopping
+   * early saves little, and a full listing serves every later batch of this container.
+   */
+  async #list(signal?: AbortSignal): Promise<void> {
     let nextToken: string | undefined;
     let seen = 0;
     do {
@@ -88,12 +91,11 @@ export class AccountDirectory {
         const info = toInfo(account);
         if (!info) continue;
         this.#cache.set(info.accountId, info);
-        wanted.delete(info.accountId);
         seen++;
       }
       nextToken = page.NextToken;
-      if (!nextToken) this.#organizationSize = seen;
-    } while (nextToken && wanted.size > 0);
+    } while (nextToken);
+    this.#organizationSize = seen;
   }
 
   async #describe(accountId: string, signal?: AbortSignal): Promise<AccountLookup> {

@@ -100,7 +100,13 @@ function observed<T extends Observable>(client: T, service: string, observe: Cli
 
 export function createClients(settings: ClientSettings = {}): Clients {
   const { maxAttempts, connectionTimeoutMs, requestTimeoutMs, observe } = { ...CLIENT_DEFAULTS, ...settings };
-  const requestHandler = { connectionTimeout: connectionTimeoutMs, requestTimeout: requestTimeoutMs };
+  // Without throwOnRequestTimeout the node handler only warns when requestTimeout passes: a hung call
+  // would then hold the batch until the deadline signal.
+  const requestHandler = {
+    connectionTimeout: connectionTimeoutMs,
+    requestTimeout: requestTimeoutMs,
+    throwOnRequestTimeout: true,
+  };
   // "adaptive" adds client-side rate limiting on top of "standard" retries: after a throttle, the client
   // itself slows down, which is what GuardDuty's and Organizations' undocumented throttles call for.
   const throttled = { maxAttempts, retryMode: "adaptive", requestHandler } as const;

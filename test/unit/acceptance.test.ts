@@ -1,5 +1,6 @@
 import {
   AcceptAdministratorInvitationCommand,
+  BadRequestException,
   CreateDetectorCommand,
   GetAdministratorAccountCommand,
   GuardDutyClient,
@@ -150,6 +151,70 @@ describe("MemberAcceptance.accept", () => {
     expect(outcomes.get("us-east-1")).toMatchObject({
       outcome: "retry",
       reason: "throttled",
+      step: "accept",
+    });
+  });
+});
+
+describe("MemberAcceptance after a lost answer (the SDK retried a call that had succeeded)", () => {
+  it("uses the detector a retried CreateDetector already created", async () => {
+    guardduty
+      .on(ListDetectorsCommand)
+      .resolvesOnce({ DetectorIds: [] })
+      .resolves({ DetectorIds: ["created-before"] });
+    guardduty
+      .on(CreateDetectorCommand)
+      .rejects(
+        new BadRequestException({
+          message: "A detector already exists for the current account.",
+          $metadata: { httpStatusCode: 400 },
+        }),
+      );
+
+    const outcomes = await acceptance.accept(MEMBER, ["us-east-1"]);
+
+    expect(outcomes.get("us-east-1")).toEqual({ outcome: "enabled" });
+    expect(guardduty.commandCalls(AcceptAdministratorInvitationCommand)[0]?.args[0].input.DetectorId).toBe(
+      "created-before",
+    );
+  });
+
+  it("counts an invitation a retried AcceptAdministratorInvitation already accepted as enabled", async () => {
+    guardduty
+      .on(AcceptAdministratorInvitationCommand)
+      .rejects(
+        new BadRequestException({
+          message: "The request is rejected because the input invitationId is not valid.",
+          $metadata: { httpStatusCode: 400 },
+        }),
+      );
+    guardduty
+      .on(GetAdministratorAccountCommand)
+      .resolves({
+        Administrator: { AccountId: ADMIN, RelationshipStatus: "Enabled", InvitationId: "inv-1" },
+      });
+
+    const outcomes = await acceptance.accept(MEMBER, ["us-east-1"]);
+
+    expect(outcomes.get("us-east-1")).toEqual({ outcome: "enabled" });
+  });
+
+  it("still dead-letters a rejected acceptance the member's state does not explain", async () => {
+    guardduty
+      .on(AcceptAdministratorInvitationCommand)
+      .rejects(
+        new BadRequestException({
+          message: "The request is rejected because the input invitationId is not valid.",
+          $metadata: { httpStatusCode: 400 },
+        }),
+      );
+    guardduty.on(GetAdministratorAccountCommand).resolves({ Administrator: undefined });
+
+    const outcomes = await acceptance.accept(MEMBER, ["us-east-1"]);
+
+    expect(outcomes.get("us-east-1")).toMatchObject({
+      outcome: "dead-letter",
+      reason: "rejected-by-guardduty",
       step: "accept",
     });
   });

@@ -1,0 +1,159 @@
+/**
+ * What "loses nothing" means, checked after a chaos run from what the services and queues ended with —
+ * never from what the function says it did:
+ * - every (account, region) ends Invited or Enabled, or its account sits in the DLQ with a reason for
+ *   that region (a redriven original body, which has no region, covers them all);
+ * - no message is left in flight or waiting in the source queues;
+ * - no (account, region) received a second invitation;
+ * - every malformed input is in the DLQ verbatim, and none of its batch siblings was harmed.
+ */
+
+import { parseMessage } from "#shared/message";
+import type { DeadLetter } from "../local/summary.ts";
+
+export interface RunEnd {
+  /** Accounts the valid messages named. */
+  readonly accounts: readonly string[];
+  readonly regions: readonly string[];
+  status(accountId: string, region: string): string | undefined;
+  invitations(accountId: string, region: string): number;
+  readonly deadLetters: readonly DeadLetter[];
+  /** Source queues: visible + in flight + delayed. */
+  readonly leftInSourceQueues: Readonly<Record<string, number>>;
+  readonly drained: boolean;
+  readonly malformed: readonly string[];
+  /** The function's JSON log lines. */
+  readonly logs: readonly Record<string, unknown>[];
+}
+
+export interface InvariantResult {
+  readonly invariants: {
+    readonly everyPairInvitedOrDeadLettered: boolean;
+    readonly nothingLeftInSourceQueues: boolean;
+    readonly noSecondInvitation: boolean;
+    readonly malformedDeadLetteredVerbatim: boolean;
+    readonly batchSiblingsUnharmed: boolean;
+  };
+  /** Per invariant, examples of what breached it (empty when it holds). */
+  readonly breaches: Readonly<Record<string, readonly string[]>>;
+  /** (account, region) pairs not onboarded but dead-lettered, by reason (SQS redrives: `redriven-by-sqs`). */
+  readonly deadLetteredPairs: Readonly<Record<string, number>>;
+  /** Pairs that ended Invited or Enabled and yet have a dead letter: noise an operator would chase. */
+  readonly needlesslyDeadLettered: Readonly<Record<string, number>>;
+}
+
+const ONBOARDED = new Set(["Invited", "Enabled"]);
+const EXAMPLES = 5;
+
+/** The account a dead letter is about: its `accountId`, or the account named by a redriven original body. */
+function accountOf(letter: DeadLetter): string | undefined {
+  if (letter.accountId) return letter.accountId;
+  if (letter.reason !== "redriven-by-sqs") return undefined;
+  try {
+    const parsed = parseMessage(typeof letter.body === "string" ? letter.body : JSON.stringify(letter.body));
+    return parsed.kind === "request" ? parsed.request.accountId : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export function checkInvariants(end: RunEnd): InvariantResult {
+  // `${accountId}/${region}` → reason; a letter without a region (an SQS redrive) covers every region.
+  const reasons = new Map<string, string>();
+  for (const letter of end.deadLetters) {
+    const accountId = accountOf(letter);
+    if (!accountId || !letter.reason) continue;
+    for (const region of letter.region ? [letter.region] : end.regions)
+      reasons.set(`${accountId}/${region}`, letter.reason);
+  }
+  const onboarded = (accountId: string, region: string) => ONBOARDED.has(end.status(accountId, region) ?? "");
+  const settled = (accountId: string, region: string) =>
+    onboarded(accountId, region) || reasons.has(`${accountId}/${region}`);
+
+  const unsettled: string[] = [];
+  const twice: string[] = [];
+  const deadLetteredPairs: Record<string, number> = {};
+  const needlesslyDeadLettered: Record<string, number> = {};
+  for (const accountId of end.accounts) {
+    for (const region of end.regions) {
+      const status = end.status(accountId, region) ?? "not a member";
+      if (!settled(accountId, region)) unsettled.push(`${accountId} ${region}: ${status}, not in the DLQ`);
+      const invitations = end.invitations(accountId, region);
+      if (invitations > 1) twice.push(`${accountId} ${region}: ${invitations} invitations`);
+      const reason = reasons.get(`${accountId}/${region}`);
+      if (reason === undefined) continue;
+      const counts = onboarded(accountId, region) ? needlesslyDeadLettered : deadLetteredPairs;
+      counts[reason] = (counts[reason] ?? 0) + 1;
+    }
+  }
+
+  const left = Object.entries(end.leftInSourceQueues)
+    .filter(([, count]) => count > 0)
+    .map(([queue, count]) => `${queue}: ${count} messages`);
+  if (!end.drained) left.push("the source queues did not drain before the timeout");
+
+  const verbatim = new Set(
+    end.deadLetters.flatMap((letter) => {
+      const raw = (letter.body as { raw?: unknown } | null)?.raw;
+      if (letter.reason === "invalid-message" && typeof raw === "string") return [raw];
+      // A malformed body SQS itself redrove (its batch kept crashing) is the original body; the DLQ
+      // reader parsed it if it was JSON, so it is compared as JSON.
+      if (letter.reason !== "redriven-by-sqs") return [];
+      return [typeof letter.body === "string" ? letter.body : JSON.stringify(letter.body)];
+    }),
+  );
+  const missing = end.malformed
+    .filter((body) => !verbatim.has(body) && !verbatim.has(asJson(body)))
+    .map((body) => `not in the DLQ: ${body}`);
+  const harmed = harmedSiblings(end, settled);
+
+  return {
+    invariants: {
+      everyPairInvitedOrDeadLettered: unsettled.length === 0,
+      nothingLeftInSourceQueues: left.length === 0,
+      noSecondInvitation: twice.length === 0,
+      malformedDeadLetteredVerbatim: missing.length === 0,
+      batchSiblingsUnharmed: harmed.length === 0,
+    },
+    breaches: {
+      everyPairInvitedOrDeadLettered: unsettled.slice(0, EXAMPLES),
+      nothingLeftInSourceQueues: left,
+      noSecondInvitation: twice.slice(0, EXAMPLES),
+      malformedDeadLetteredVerbatim: missing.slice(0, EXAMPLES),
+      batchSiblingsUnharmed: harmed.slice(0, EXAMPLES),
+    },
+    deadLetteredPairs,
+    needlesslyDeadLettered,
+  };
+}
+
+/** A body re-serialised as JSON (itself when it is not JSON). */
+function asJson(body: string): string {
+  try {
+    return JSON.stringify(JSON.parse(body));
+  } catch {
+    return body;
+  }
+}
+
+/**
+ * Siblings of a malformed message: the accounts decided in the same invocation (Powertools stamps each
+ * line with `function_request_id`). Harmed: dead-lettered as if invalid themselves, or not settled.
+ */
+function harmedSiblings(end: RunEnd, settled: (accountId: string, region: string) => boolean): string[] {
+  const invocations = new Set<unknown>(
+    end.logs.filter((line) => line.reason === "invalid-message").map((line) => line.function_request_id),
+  );
+  invocations.delete(undefined);
+  const harmed: string[] = [];
+  for (const line of end.logs) {
+    if (!invocations.has(line.function_request_id)) continue;
+    const { accountId, region, reason } = line as { accountId?: unknown; region?: unknown; reason?: unknown };
+    if (typeof accountId !== "string" || typeof region !== "string") continue;
+    if (reason === "invalid-message" || !settled(accountId, region))
+      harmed.push(
+        `${accountId} ${region}, sibling of a malformed message: ${String(reason ?? "not settled")}`,
+      );
+  }
+  return harmed;
+}

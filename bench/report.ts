@@ -1,0 +1,198 @@
+/**
+ * The benchmark's result as one document: the JSON `--json` prints, and its renderings — a table for
+ * the terminal and the Markdown block `--markdown` writes into BENCHMARKS.md. Every rendering starts
+ * with the profile, because the figures are only true under it.
+ */
+import type { BundleFootprint } from "./bundle-footprint.ts";
+import type { HandlerCpu } from "./handler-cpu.ts";
+import type { LowerBound } from "./lower-bound.ts";
+import type { NaiveFigures } from "./naive-run.ts";
+import type { PipelineFigures } from "./pipeline-run.ts";
+import { describeProfile, type Profile } from "./profile.ts";
+import type { ScenarioRatios, Target } from "./targets.ts";
+
+export interface ScenarioReport extends ScenarioRatios {
+  readonly name: "burst" | "trickle";
+  readonly accounts: number;
+  readonly regions: readonly string[];
+  readonly intervalMs: number;
+  readonly pipeline: PipelineFigures;
+  readonly naive: NaiveFigures;
+  readonly lowerBound: LowerBound;
+  /** The issue's targets (burst only). */
+  readonly targets: readonly Target[];
+}
+
+export interface BenchReport {
+  readonly startedAt: string;
+  readonly durationMs: number;
+  readonly environment: { readonly node: string; readonly cpus: number; readonly commit: string };
+  /** An assumption: AWS publishes no throttle numbers. */
+  readonly profile: Profile;
+  readonly settings: {
+    readonly batchSize: number;
+    readonly maximumBatchingWindowSeconds: number;
+    readonly maximumConcurrency: number;
+    readonly retryBaseDelaySeconds: number;
+    readonly acceptInvitations: boolean;
+  };
+  readonly scenarios: readonly ScenarioReport[];
+  readonly handlerCpu?: HandlerCpu;
+  readonly bundle?: BundleFootprint;
+  readonly notes: readonly string[];
+}
+
+const seconds = (ms: number) => (Number.isFinite(ms) ? `${(ms / 1000).toFixed(1)} s` : "—");
+const fixed = (value: number, digits = 3) => (Number.isFinite(value) ? value.toFixed(digits) : "—");
+const kib = (bytes: number) => `${(bytes / 1024).toFixed(0)} KiB`;
+
+function rows(scenario: ScenarioReport): string[][] {
+  const { pipeline, naive, lowerBound } = scenario;
+  const naiveMark = naive.extrapolated ? "naive*" : "naive";
+  return [
+    ["", "pipeline", naiveMark, "lower bound"],
+    ...(
+      [
+        ["GuardDuty calls / (account, region)", (f) => fixed(f.guarddutyCallsPerAccountRegion)],
+        ["Organizations calls / account", (f) => fixed(f.organizationsCallsPerAccount)],
+        ["makespan", (f) => seconds(f.makespanMs)],
+        ["p50 event → invitation", (f) => seconds(f.p50Ms)],
+        ["p95 event → invitation", (f) => seconds(f.p95Ms)],
+      ] as [string, (figures: PipelineFigures | NaiveFigures | LowerBound) => string][]
+    ).map(([label, cell]) => [label, cell(pipeline), cell(naive), cell(lowerBound)]),
+  ];
+}
+
+function headline(scenario: ScenarioReport): string {
+  const what =
+    scenario.name === "burst"
+      ? `${scenario.accounts} new accounts at once`
+      : `${scenario.accounts} accounts, one every ${seconds(scenario.intervalMs)}`;
+  return `${scenario.name === "burst" ? "Burst" : "Trickle"}: ${what} × ${scenario.regions.length} regions (${scenario.regions.join(", ")})`;
+}
+
+function facts(scenario: ScenarioReport): string[] {
+  const { pipeline, naive } = scenario;
+  return [
+    `ratio to lower bound: makespan ${fixed(scenario.ratioToLowerBound, 2)}×, GuardDuty calls ` +
+      `${fixed(scenario.callRatiosToLowerBound.guardduty, 2)}×, Organizations calls ${fixed(scenario.callRatiosToLowerBound.organizations, 2)}×, ` +
+      `p50 event → invitation ${fixed(scenario.p50RatioToLowerBound, 1)}×`,
+    `speedup over naive: ${fixed(scenario.speedupOverNaive, 2)}× (makespan)`,
+    `pipeline: ${pipeline.invocations} invocations in ${pipeline.containers} containers, ` +
+      `${pipeline.throttled.guardduty} GuardDuty and ${pipeline.throttled.organizations} Organizations calls throttled, ` +
+      `outcomes ${JSON.stringify(pipeline.outcomes)}, ${pipeline.deadLetters} dead letters, ` +
+      `${pipeline.notInvitedPairs} (account, region) not invited, drained ${pipeline.drained ? `in ${seconds(pipeline.drainedMs)}` : "NOT (timeout)"}`,
+    ...(Object.keys(pipeline.calls.memberSide).length > 0
+      ? [
+          `pipeline member-side calls (acceptance step, not in the figures above): ${JSON.stringify(pipeline.calls.memberSide)}`,
+        ]
+      : []),
+    naive.extrapolated
+      ? `* naive measured on ${naive.measuredAccounts} of ${naive.accounts} accounts and extrapolated: the sample ` +
+        "repeated back to back (the script is sequential and under every throttle, so its time is linear)"
+      : `naive: run in full (${naive.measuredAccounts} accounts), ${naive.failures} failures skipped`,
+  ];
+}
+
+function targetLines(targets: readonly Target[]): string[] {
+  return targets.map(
+    (target) =>
+      `${target.met ? "met   " : "MISSED"} ${target.name}: ${target.value}${target.met ? "" : ` — ${target.why}`}`,
+  );
+}
+
+function table(cells: string[][]): string[] {
+  const widths = (cells[0] ?? []).map((_, column) =>
+    Math.max(...cells.map((row) => (row[column] ?? "").length)),
+  );
+  return cells.map((row) =>
+    row
+      .map((cell, column) =>
+        column === 0 ? cell.padEnd(widths[0] ?? 0) : cell.padStart(widths[column] ?? 0),
+      )
+      .join("  ")
+      .trimEnd(),
+  );
+}
+
+function settingsLine(report: BenchReport): string {
+  const s = report.settings;
+  return (
+    `Pipeline settings (serverless.yml): batch size ${s.batchSize}, batching window ${s.maximumBatchingWindowSeconds} s, ` +
+    `maximum concurrency ${s.maximumConcurrency} per event source, retry base delay ${s.retryBaseDelaySeconds} s; ` +
+    `member-side acceptance ${s.acceptInvitations ? "on" : "off"}`
+  );
+}
+
+function cpuAndBundle(report: BenchReport): string[] {
+  const lines: string[] = [];
+  if (report.handlerCpu) {
+    const cpu = report.handlerCpu;
+    lines.push(
+      `Handler CPU with zero latency: ${fixed(cpu.microsPerAccountRegion / 1000, 3)} ms per (account, region) ` +
+        `(${fixed(cpu.userMs + cpu.systemMs, 0)} ms CPU for ${cpu.accounts} accounts × ${cpu.regions} regions; ${cpu.method})`,
+    );
+  }
+  if (report.bundle) {
+    const { packaged, esbuildDefaults, runs } = report.bundle;
+    lines.push(
+      `Handler bundle: packaged ${kib(packaged.bytes)} (${kib(packaged.gzipBytes)} gzip), loads in ${fixed(packaged.loadMsMedian, 0)} ms; ` +
+        `esbuild defaults ${kib(esbuildDefaults.bytes)} (${kib(esbuildDefaults.gzipBytes)} gzip), loads in ` +
+        `${fixed(esbuildDefaults.loadMsMedian, 0)} ms (median of ${runs} fresh node processes)`,
+    );
+  }
+  return lines;
+}
+
+export function renderText(report: BenchReport): string {
+  const lines = [
+    `GuardDuty onboarding benchmark — ${report.startedAt}, node ${report.environment.node}, ${report.environment.cpus} CPUs, ${report.environment.commit}`,
+    "Profile (an assumption — AWS publishes no throttle numbers):",
+    ...describeProfile(report.profile).map((line) => `  ${line}`),
+    settingsLine(report),
+  ];
+  for (const scenario of report.scenarios) {
+    lines.push("", headline(scenario), ...table(rows(scenario)).map((line) => `  ${line}`));
+    lines.push(...facts(scenario).map((line) => `  ${line}`));
+    if (scenario.targets.length > 0)
+      lines.push("  Targets:", ...targetLines(scenario.targets).map((line) => `    ${line}`));
+  }
+  lines.push("", ...cpuAndBundle(report), ...report.notes, `Run time: ${seconds(report.durationMs)}`);
+  return lines.join("\n");
+}
+
+/** The figures block of BENCHMARKS.md (between its markers). */
+export function renderMarkdown(report: BenchReport, command: string): string {
+  const lines = [
+    `Measured ${report.startedAt} with \`${command}\` (node ${report.environment.node}, ${report.environment.cpus} CPUs, ${report.environment.commit}).`,
+    "",
+    "Profile (an assumption — AWS publishes no throttle numbers):",
+    "",
+    ...describeProfile(report.profile).map((line) => `- ${line}`),
+    `- ${settingsLine(report)}`,
+  ];
+  for (const scenario of report.scenarios) {
+    const cells = rows(scenario);
+    lines.push("", `### ${headline(scenario)}`, "");
+    lines.push(
+      `| ${(cells[0] ?? []).join(" | ")} |`,
+      `| --- | ${(cells[0] ?? [])
+        .slice(1)
+        .map(() => "---:")
+        .join(" | ")} |`,
+    );
+    for (const row of cells.slice(1)) lines.push(`| ${row.join(" | ")} |`);
+    // A leading "*" (the extrapolation footnote) would open a nested list.
+    lines.push("", ...facts(scenario).map((line) => `- ${line.replace(/^\*/, "\\*")}`));
+    if (scenario.targets.length > 0) {
+      lines.push(
+        "",
+        "Targets:",
+        "",
+        ...targetLines(scenario.targets).map((line) => `- ${line.replace(/^(met|MISSED)\s*/, "**$1** ")}`),
+      );
+    }
+  }
+  lines.push("", ...[...cpuAndBundle(report), ...report.notes].map((line) => `- ${line}`));
+  return lines.join("\n");
+}
