@@ -162,14 +162,12 @@ describe("MemberAcceptance after a lost answer (the SDK retried a call that had 
       .on(ListDetectorsCommand)
       .resolvesOnce({ DetectorIds: [] })
       .resolves({ DetectorIds: ["created-before"] });
-    guardduty
-      .on(CreateDetectorCommand)
-      .rejects(
-        new BadRequestException({
-          message: "A detector already exists for the current account.",
-          $metadata: { httpStatusCode: 400 },
-        }),
-      );
+    guardduty.on(CreateDetectorCommand).rejects(
+      new BadRequestException({
+        message: "A detector already exists for the current account.",
+        $metadata: { httpStatusCode: 400 },
+      }),
+    );
 
     const outcomes = await acceptance.accept(MEMBER, ["us-east-1"]);
 
@@ -180,19 +178,15 @@ describe("MemberAcceptance after a lost answer (the SDK retried a call that had 
   });
 
   it("counts an invitation a retried AcceptAdministratorInvitation already accepted as enabled", async () => {
-    guardduty
-      .on(AcceptAdministratorInvitationCommand)
-      .rejects(
-        new BadRequestException({
-          message: "The request is rejected because the input invitationId is not valid.",
-          $metadata: { httpStatusCode: 400 },
-        }),
-      );
-    guardduty
-      .on(GetAdministratorAccountCommand)
-      .resolves({
-        Administrator: { AccountId: ADMIN, RelationshipStatus: "Enabled", InvitationId: "inv-1" },
-      });
+    guardduty.on(AcceptAdministratorInvitationCommand).rejects(
+      new BadRequestException({
+        message: "The request is rejected because the input invitationId is not valid.",
+        $metadata: { httpStatusCode: 400 },
+      }),
+    );
+    guardduty.on(GetAdministratorAccountCommand).resolves({
+      Administrator: { AccountId: ADMIN, RelationshipStatus: "Enabled", InvitationId: "inv-1" },
+    });
 
     const outcomes = await acceptance.accept(MEMBER, ["us-east-1"]);
 
@@ -200,14 +194,12 @@ describe("MemberAcceptance after a lost answer (the SDK retried a call that had 
   });
 
   it("still dead-letters a rejected acceptance the member's state does not explain", async () => {
-    guardduty
-      .on(AcceptAdministratorInvitationCommand)
-      .rejects(
-        new BadRequestException({
-          message: "The request is rejected because the input invitationId is not valid.",
-          $metadata: { httpStatusCode: 400 },
-        }),
-      );
+    guardduty.on(AcceptAdministratorInvitationCommand).rejects(
+      new BadRequestException({
+        message: "The request is rejected because the input invitationId is not valid.",
+        $metadata: { httpStatusCode: 400 },
+      }),
+    );
     guardduty.on(GetAdministratorAccountCommand).resolves({ Administrator: undefined });
 
     const outcomes = await acceptance.accept(MEMBER, ["us-east-1"]);
