@@ -13,7 +13,7 @@ import { Counters } from "./counters.ts";
 import { FaultInjector, type FaultOptions } from "./faults.ts";
 import { GuardDutyService } from "./guardduty.ts";
 import { GuardDutyState, type RelationshipStatus } from "./guardduty-state.ts";
-import { readRequest, SandboxError, sleep, type WireService } from "./http.ts";
+import { readRequest, SandboxError, type SandboxRequest, sleep, type WireService } from "./http.ts";
 import { isOrganizationsRequest, OrganizationsService } from "./organizations.ts";
 import { type AccountInput, type OrgAccount, Organization, type ScenarioOptions } from "./scenario.ts";
 import { isStsRequest, StsService } from "./sts.ts";
@@ -29,6 +29,20 @@ export interface SandboxOptions extends ScenarioOptions {
   readonly credentials?: Readonly<Record<string, string>>;
   /** Clock in epoch ms, for timestamps and throttling buckets; default `Date.now`. */
   readonly clock?: () => number;
+  /** Told of every request and its response, as they crossed the wire (conformance tests record them). */
+  readonly onExchange?: (exchange: Exchange) => void;
+}
+
+/** One request and the response the sandbox wrote for it, as raw as the wire carried them. */
+export interface Exchange {
+  /** `guardduty`, `organizations`, `sts`, or `unknown` for a request no service recognised. */
+  readonly service: string;
+  /** The operation the route resolved to; undefined when none did. */
+  readonly operation?: string;
+  readonly request: SandboxRequest;
+  readonly status: number;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: string;
 }
 
 /** A running sandbox. */
@@ -91,13 +105,24 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     credentials.set(accessKeyId, accountId),
   );
 
-  const dispatch = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    const request = await readRequest(req);
+  /** What `dispatch` resolved, for the exchange log. */
+  interface Resolved {
+    service?: string;
+    operation?: string;
+  }
+
+  const dispatch = async (
+    request: SandboxRequest,
+    res: ServerResponse,
+    resolved: Resolved,
+  ): Promise<void> => {
     const caller = credentials.get(request.accessKeyId ?? "") ?? organization.administratorAccountId;
     if (isStsRequest(request)) {
       // STS is a means to reach member accounts, not a service under test: no faults, just counted.
+      resolved.service = "sts";
       const call = sts.route(request, caller);
       if (call instanceof SandboxError) return sts.writeError(res, call);
+      resolved.operation = call.operation;
       counters.recordCall(call.operation, request.region);
       try {
         return sts.writeResult(res, call.run());
@@ -107,12 +132,14 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       }
     }
     const service: WireService = isOrganizationsRequest(request) ? organizations : guardDuty;
+    resolved.service = service.name;
     const call = service.route(request, caller);
     if (call instanceof SandboxError) {
       service.writeError(res, call);
       return;
     }
     const { operation } = call;
+    resolved.operation = operation;
     const { region } = request;
     counters.recordCall(operation, region);
     await sleep(faults.latencyMs(service.name));
@@ -145,8 +172,25 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     service.writeResult(res, output);
   };
 
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const request = await readRequest(req);
+    const resolved: Resolved = {};
+    if (options.onExchange)
+      record(res, (status, headers, body) =>
+        options.onExchange?.({
+          service: resolved.service ?? "unknown",
+          operation: resolved.operation,
+          request,
+          status,
+          headers,
+          body,
+        }),
+      );
+    await dispatch(request, res, resolved);
+  };
+
   const server = createServer((req, res) => {
-    dispatch(req, res).catch((error: unknown) => {
+    handle(req, res).catch((error: unknown) => {
       // A sandbox bug: answer 500 with the cause rather than hanging the client.
       if (!res.headersSent) {
         res.writeHead(500, { "content-type": "application/json", "x-amzn-errortype": "InternalFailure" });
@@ -204,4 +248,22 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       await closed;
     },
   };
+}
+
+/** Calls `done` with the status, headers and body once the response is written. */
+function record(
+  res: ServerResponse,
+  done: (status: number, headers: Record<string, string>, body: string) => void,
+): void {
+  const chunks: Buffer[] = [];
+  const end = res.end.bind(res);
+  res.end = ((chunk?: unknown, ...rest: unknown[]) => {
+    if (typeof chunk === "string" || chunk instanceof Uint8Array) chunks.push(Buffer.from(chunk));
+    return end(chunk as never, ...(rest as [never]));
+  }) as typeof res.end;
+  res.once("finish", () => {
+    const headers: Record<string, string> = {};
+    for (const [name, value] of Object.entries(res.getHeaders())) headers[name.toLowerCase()] = String(value);
+    done(res.statusCode, headers, Buffer.concat(chunks).toString("utf8"));
+  });
 }
