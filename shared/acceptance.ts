@@ -9,6 +9,7 @@ import {
 import { AssumeRoleCommand, type STSClient } from "@aws-sdk/client-sts";
 import { classifyError } from "./classify.ts";
 import type { MemberCredentials } from "./clients.ts";
+import { memberSessionPolicy } from "./member-session.ts";
 import type { RegionOutcome } from "./members.ts";
 import { describeError } from "./privacy.ts";
 
@@ -21,11 +22,16 @@ import { describeError } from "./privacy.ts";
  */
 
 export interface AcceptanceOptions {
-  /** The role every member account lets the administrator assume (default OrganizationAccountAccessRole). */
+  /** The role every member account lets the administrator assume (member-role/template.yml). */
   readonly roleName: string;
   readonly externalId?: string;
   /** The administrator whose invitation the member accepts. */
   readonly administratorAccountId: string;
+  /** The regions the session may act in (its session policy). */
+  readonly regions: readonly string[];
+  /** `RoleSessionName`, and the SourceIdentity when `sourceIdentity` is on: the function's name. */
+  readonly sessionName: string;
+  readonly sourceIdentity: boolean;
 }
 
 /** Builds a GuardDuty client in a region that acts as the member (its temporary credentials). */
@@ -88,12 +94,16 @@ export class MemberAcceptance {
 
   async #assumeRole(accountId: string, signal?: AbortSignal): Promise<MemberCredentials> {
     const partition = (await this.#sts.config.region()).startsWith("cn-") ? "aws-cn" : "aws";
+    const { roleName, externalId, sessionName, sourceIdentity, regions } = this.#options;
     const { Credentials } = await this.#sts.send(
       new AssumeRoleCommand({
-        RoleArn: `arn:${partition}:iam::${accountId}:role/${this.#options.roleName}`,
-        RoleSessionName: "guardduty-onboarding",
-        ExternalId: this.#options.externalId,
+        RoleArn: `arn:${partition}:iam::${accountId}:role/${roleName}`,
+        RoleSessionName: sessionName,
+        SourceIdentity: sourceIdentity ? sessionName : undefined,
+        ExternalId: externalId,
         DurationSeconds: SESSION_SECONDS,
+        // Only the member-side calls, whatever the role allows (shared/member-session.ts).
+        Policy: memberSessionPolicy(regions),
       }),
       { abortSignal: signal },
     );

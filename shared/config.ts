@@ -1,5 +1,6 @@
 import { ConfigError } from "./errors.ts";
 import { ACCOUNT_ID_PATTERN, REGION_PATTERN } from "./ids.ts";
+import { sessionName } from "./member-session.ts";
 
 export type MembershipMode = "invitation" | "organization";
 
@@ -25,7 +26,14 @@ export interface Config {
    * Invitation mode only: enter each invited account through this role and accept the invitation, so
    * the member is actually monitored (Enabled). Undefined when the step is off.
    */
-  readonly acceptance?: { readonly roleName: string; readonly externalId?: string };
+  readonly acceptance?: {
+    readonly roleName: string;
+    readonly externalId?: string;
+    /** Stamp member sessions with a SourceIdentity (the role's trust must allow sts:SetSourceIdentity). */
+    readonly sourceIdentity: boolean;
+    /** RoleSessionName (and SourceIdentity) of member sessions: the function's name. */
+    readonly sessionName: string;
+  };
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -65,6 +73,9 @@ export function loadConfig(env: Env = process.env): Config {
   };
 }
 
+/** The role member-role/template.yml creates in every member account (serverless.yml `memberRoleName`). */
+export const DEFAULT_MEMBER_ROLE_NAME = "GuardDutyOnboardingMember";
+
 /** IAM role names: 1–64 of `[\w+=,.@-]` (IAM API model). */
 const ROLE_NAME = /^[\w+=,.@-]{1,64}$/;
 
@@ -75,7 +86,7 @@ function acceptance(
 ): Config["acceptance"] {
   // Organization mode needs no member side: CreateMembers alone enables the member.
   if (mode !== "invitation" || !bool(env, "ACCEPT_INVITATIONS", true)) return undefined;
-  const roleName = env.MEMBER_ROLE_NAME?.trim() || "OrganizationAccountAccessRole";
+  const roleName = env.MEMBER_ROLE_NAME?.trim() || DEFAULT_MEMBER_ROLE_NAME;
   if (!ROLE_NAME.test(roleName))
     throw new ConfigError("MEMBER_ROLE_NAME", `"${roleName}" is not an IAM role name`);
   if (!administratorAccountId) {
@@ -84,7 +95,12 @@ function acceptance(
       "is required to accept invitations (or set ACCEPT_INVITATIONS=false)",
     );
   }
-  return { roleName, externalId: env.MEMBER_ROLE_EXTERNAL_ID?.trim() || undefined };
+  return {
+    roleName,
+    externalId: env.MEMBER_ROLE_EXTERNAL_ID?.trim() || undefined,
+    sourceIdentity: bool(env, "MEMBER_SOURCE_IDENTITY", true),
+    sessionName: sessionName(env.AWS_LAMBDA_FUNCTION_NAME),
+  };
 }
 
 function list(env: Env, name: string): string[] | undefined {

@@ -61,6 +61,7 @@ export function createOnboarding(
         ? new MemberAcceptance(clients.sts, clients.memberGuardDuty, {
             ...config.acceptance,
             administratorAccountId: config.administratorAccountId,
+            regions: config.regions,
           })
         : undefined,
     send: (outbound) => dispatch(clients.sqs, urls, outbound),

@@ -11,6 +11,7 @@ import { AssumeRoleCommand, STSClient, STSServiceException } from "@aws-sdk/clie
 import { mockClient } from "aws-sdk-client-mock";
 import { beforeEach, describe, expect, it } from "vitest";
 import { MemberAcceptance } from "#shared/acceptance";
+import { MEMBER_ACTIONS, memberSessionPolicy } from "#shared/member-session";
 
 const ADMIN = "111111111111";
 const MEMBER = "222222222222";
@@ -23,7 +24,14 @@ const acceptance = new MemberAcceptance(
     built.push({ region, accessKeyId: credentials.accessKeyId });
     return new GuardDutyClient({ region, credentials });
   },
-  { roleName: "OrganizationAccountAccessRole", externalId: "ext-1", administratorAccountId: ADMIN },
+  {
+    roleName: "GuardDutyOnboardingMember",
+    externalId: "ext-1",
+    administratorAccountId: ADMIN,
+    regions: ["us-east-1", "eu-west-1"],
+    sessionName: "guardduty-onboarding-prod-onboard",
+    sourceIdentity: true,
+  },
 );
 
 beforeEach(() => {
@@ -50,7 +58,7 @@ beforeEach(() => {
 });
 
 describe("MemberAcceptance.accept", () => {
-  it("assumes the member role once, creates the member's detector and accepts the administrator's invitation", async () => {
+  it("assumes the member role once, in a named session narrowed to the member-side calls, creates the member's detector and accepts the administrator's invitation", async () => {
     const outcomes = await acceptance.accept(MEMBER, ["us-east-1", "eu-west-1"]);
 
     expect(Object.fromEntries(outcomes)).toEqual({
@@ -59,12 +67,20 @@ describe("MemberAcceptance.accept", () => {
     });
     expect(sts.commandCalls(AssumeRoleCommand).map((call) => call.args[0].input)).toEqual([
       {
-        RoleArn: `arn:aws:iam::${MEMBER}:role/OrganizationAccountAccessRole`,
-        RoleSessionName: "guardduty-onboarding",
+        RoleArn: `arn:aws:iam::${MEMBER}:role/GuardDutyOnboardingMember`,
+        RoleSessionName: "guardduty-onboarding-prod-onboard",
+        SourceIdentity: "guardduty-onboarding-prod-onboard",
         ExternalId: "ext-1",
         DurationSeconds: 900,
+        Policy: memberSessionPolicy(["us-east-1", "eu-west-1"]),
       },
     ]);
+    const policy = JSON.parse(sts.commandCalls(AssumeRoleCommand)[0]?.args[0].input.Policy ?? "{}");
+    expect(policy.Statement[0]).toMatchObject({
+      Action: [...MEMBER_ACTIONS],
+      Resource: "*",
+      Condition: { StringEquals: { "aws:RequestedRegion": ["us-east-1", "eu-west-1"] } },
+    });
     expect(built).toEqual([
       { region: "us-east-1", accessKeyId: "ASIAMEMBER" },
       { region: "eu-west-1", accessKeyId: "ASIAMEMBER" },

@@ -22,17 +22,27 @@ describe("loadConfig", () => {
     });
   });
 
-  it("accepts invitations through OrganizationAccountAccessRole by default in invitation mode", () => {
-    expect(loadConfig(base).acceptance).toEqual({
-      roleName: "OrganizationAccountAccessRole",
+  it("accepts invitations through member-role/template.yml's role by default, in sessions named after the function", () => {
+    expect(
+      loadConfig({ ...base, AWS_LAMBDA_FUNCTION_NAME: "guardduty-onboarding-prod-onboard" }).acceptance,
+    ).toEqual({
+      roleName: "GuardDutyOnboardingMember",
       externalId: undefined,
+      sourceIdentity: true,
+      sessionName: "guardduty-onboarding-prod-onboard",
     });
     expect(
-      loadConfig({ ...base, MEMBER_ROLE_NAME: "GuardDutyOnboarding", MEMBER_ROLE_EXTERNAL_ID: "x-1" })
-        .acceptance,
+      loadConfig({
+        ...base,
+        MEMBER_ROLE_NAME: "OrganizationAccountAccessRole",
+        MEMBER_ROLE_EXTERNAL_ID: "x-1",
+        MEMBER_SOURCE_IDENTITY: "false",
+      }).acceptance,
     ).toEqual({
-      roleName: "GuardDutyOnboarding",
+      roleName: "OrganizationAccountAccessRole",
       externalId: "x-1",
+      sourceIdentity: false,
+      sessionName: "guardduty-onboarding",
     });
   });
 
