@@ -6,6 +6,7 @@
  */
 import { readFileSync } from "node:fs";
 import { parse } from "yaml";
+import type { Template } from "./cloudformation.ts";
 
 export interface QueueDefinition {
   /** The CloudFormation logical id, e.g. `OnboardingQueue`. */
@@ -24,12 +25,35 @@ export interface EventSourceDefinition {
   readonly reportBatchItemFailures: boolean;
 }
 
+/** One function of the stack, as serverless.yml declares it. */
+export interface FunctionDefinition {
+  /** The key under `functions:`, e.g. `onboard`. */
+  readonly name: string;
+  /** e.g. `functions/onboard.handler`. */
+  readonly handler: string;
+  readonly timeoutSeconds: number;
+  /** Logical id of its IAM role among the template's resources (`role:`). */
+  readonly role?: string;
+  readonly eventSources: readonly EventSourceDefinition[];
+}
+
 export interface StackDefinition {
+  /** `service:`, e.g. `guardduty-onboarding`. */
+  readonly service: string;
+  readonly stage: string;
+  readonly region: string;
   readonly queues: readonly QueueDefinition[];
+  /** The onboard function's (the pipeline's) timeout, handler and event sources. */
   readonly functionTimeoutSeconds: number;
   /** e.g. `functions/onboard.handler`. */
   readonly handler: string;
   readonly eventSources: readonly EventSourceDefinition[];
+  readonly functions: Readonly<Record<string, FunctionDefinition>>;
+  /**
+   * `resources:` with serverless.yml's own variables resolved: what `serverless package` puts in the
+   * CloudFormation template (CloudFormation's intrinsics are left to `cloudformation.ts`).
+   */
+  readonly template: Template;
   /** `params.default`, resolved. */
   readonly params: Readonly<Record<string, string>>;
   readonly esbuild: Readonly<Record<string, unknown>>;
@@ -48,12 +72,12 @@ const QUEUE_ATTRIBUTES = [
 
 export function readStack(
   path = "serverless.yml",
-  options: { stage?: string; region?: string } = {},
+  options: { stage?: string; region?: string; params?: Readonly<Record<string, string>> } = {},
 ): StackDefinition {
   const raw = parse(readFileSync(path, "utf8")) as Yaml;
   const stage = options.stage ?? "local";
   const region = options.region ?? "us-east-1";
-  const rawParams = ((raw.params as Yaml | undefined)?.default ?? {}) as Yaml;
+  const rawParams = { ...((raw.params as Yaml | undefined)?.default ?? {}), ...options.params } as Yaml;
   const resolve = (value: unknown): unknown =>
     resolveVariables(value, { raw, stage, region, params: rawParams });
   const params = Object.fromEntries(
@@ -85,23 +109,42 @@ export function readStack(
       };
     });
 
-  const fn = resolve((raw.functions as Yaml).onboard) as Yaml;
-  const eventSources = ((fn.events ?? []) as Yaml[])
-    .map((event) => event.sqs as Yaml | undefined)
-    .filter((sqs): sqs is Yaml => sqs !== undefined)
-    .map((sqs) => ({
-      queue: ((sqs.arn as Yaml)["Fn::GetAtt"] as string[])[0] as string,
-      batchSize: Number(sqs.batchSize ?? 10),
-      maximumBatchingWindowSeconds: Number(sqs.maximumBatchingWindow ?? 0),
-      maximumConcurrency: Number(sqs.maximumConcurrency ?? 1000),
-      reportBatchItemFailures: sqs.functionResponseType === "ReportBatchItemFailures",
-    }));
+  const functions = Object.fromEntries(
+    Object.entries(raw.functions as Yaml).map(([name, definition]) => {
+      const fn = resolve(definition) as Yaml;
+      const eventSources = ((fn.events ?? []) as Yaml[])
+        .map((event) => event.sqs as Yaml | undefined)
+        .filter((sqs): sqs is Yaml => sqs !== undefined)
+        .map((sqs) => ({
+          queue: ((sqs.arn as Yaml)["Fn::GetAtt"] as string[])[0] as string,
+          batchSize: Number(sqs.batchSize ?? 10),
+          maximumBatchingWindowSeconds: Number(sqs.maximumBatchingWindow ?? 0),
+          maximumConcurrency: Number(sqs.maximumConcurrency ?? 1000),
+          reportBatchItemFailures: sqs.functionResponseType === "ReportBatchItemFailures",
+        }));
+      const role = typeof fn.role === "string" ? fn.role : undefined;
+      const timeoutSeconds = Number(fn.timeout ?? 6);
+      return [name, { name, handler: String(fn.handler), timeoutSeconds, role, eventSources }];
+    }),
+  ) as Record<string, FunctionDefinition>;
+  const onboard = functions.onboard;
+  if (!onboard) throw new Error(`${path}: no onboard function`);
+  const template = resolve({
+    Parameters: (raw.resources as Yaml).Parameters ?? {},
+    Conditions: (raw.resources as Yaml).Conditions ?? {},
+    Resources: (raw.resources as Yaml).Resources ?? {},
+  }) as unknown as Template;
 
   return {
+    service: String(raw.service),
+    stage,
+    region,
     queues,
-    functionTimeoutSeconds: Number(fn.timeout ?? 6),
-    handler: String(fn.handler),
-    eventSources,
+    functionTimeoutSeconds: onboard.timeoutSeconds,
+    handler: onboard.handler,
+    eventSources: onboard.eventSources,
+    functions,
+    template,
     params,
     esbuild: resolve((raw.custom as Yaml).esbuild) as Yaml,
   };
@@ -114,7 +157,11 @@ interface Scope {
   readonly params: Yaml;
 }
 
-const VARIABLE = /\$\{([^{}]+)\}/g;
+/**
+ * serverless.yml's own variables: a known source, one colon, an address. CloudFormation's `${AWS::Region}`,
+ * `${Resource.Arn}` and `${!literal}` are not among them and stay as they are for CloudFormation.
+ */
+const VARIABLE = /\$\{((?:self|param|sls|aws|opt):[^:{}][^{}]*)\}/g;
 
 function resolveVariables(value: unknown, scope: Scope): unknown {
   if (Array.isArray(value)) return value.map((item) => resolveVariables(item, scope));
@@ -124,7 +171,7 @@ function resolveVariables(value: unknown, scope: Scope): unknown {
     );
   }
   if (typeof value !== "string") return value;
-  const whole = value.match(/^\$\{([^{}]+)\}$/);
+  const whole = value.match(/^\$\{((?:self|param|sls|aws|opt):[^:{}][^{}]*)\}$/);
   // A value that is one variable keeps the variable's type (numbers stay numbers).
   if (whole) return resolveVariables(lookup(whole[1] as string, scope), scope);
   return value.replace(VARIABLE, (_, expression: string) =>

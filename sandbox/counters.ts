@@ -21,6 +21,8 @@ export interface CountersSnapshot {
   readonly serverErrors: Tally;
   /** operation → region → accounts answered with an injected "Internal error" unprocessed result. */
   readonly internalErrors: Tally;
+  /** operation → region → calls IAM denied (AccessDeniedException / AccessDenied). */
+  readonly denied: Tally;
 }
 
 /** A two-level counter: key → region → count. */
@@ -72,6 +74,7 @@ export class Counters {
   private readonly throttleCounts = new TwoLevelCounter();
   private readonly serverErrorCounts = new TwoLevelCounter();
   private readonly internalErrorCounts = new TwoLevelCounter();
+  private readonly deniedCounts = new TwoLevelCounter();
 
   /** Calls received for an operation (all when omitted), in a region (all when omitted). */
   calls(operation?: string, region?: string): number {
@@ -98,6 +101,11 @@ export class Counters {
     return this.internalErrorCounts.get(operation, region);
   }
 
+  /** Calls IAM denied for an operation (all when omitted), in a region (all when omitted). */
+  denied(operation?: string, region?: string): number {
+    return this.deniedCounts.get(operation, region);
+  }
+
   snapshot(): CountersSnapshot {
     return {
       calls: this.callCounts.toJSON(),
@@ -105,6 +113,7 @@ export class Counters {
       throttled: this.throttleCounts.toJSON(),
       serverErrors: this.serverErrorCounts.toJSON(),
       internalErrors: this.internalErrorCounts.toJSON(),
+      denied: this.deniedCounts.toJSON(),
     };
   }
 
@@ -116,6 +125,7 @@ export class Counters {
       this.throttleCounts,
       this.serverErrorCounts,
       this.internalErrorCounts,
+      this.deniedCounts,
     ]) {
       counter.clear();
     }
@@ -144,5 +154,10 @@ export class Counters {
   /** @internal */
   recordInternalError(operation: string, region: string): void {
     this.internalErrorCounts.add(operation, region);
+  }
+
+  /** @internal */
+  recordDenial(operation: string, region: string): void {
+    this.deniedCounts.add(operation, region);
   }
 }

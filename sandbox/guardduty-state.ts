@@ -19,11 +19,22 @@ import {
 } from "./scenario.ts";
 
 /**
- * `relationshipStatus` values as GuardDuty reports them. The sandbox produces Created (CreateMembers),
- * Invited (InviteMembers), Enabled (accepted, or CreateMembers in organization mode) and Removed
- * (DisassociateMembers); Disassociated is accepted for completeness of the view.
+ * `relationshipStatus` values as GuardDuty reports them to the administrator (GuardDuty User Guide,
+ * "Managing accounts by invitation"): Created (CreateMembers), EmailVerificationInProgress then Invited
+ * or EmailVerificationFailed (InviteMembers with e-mail notification), Invited, Enabled (accepted, or
+ * CreateMembers in organization mode), Disabled (StopMonitoringMembers, or the member suspended its
+ * detector), Resigned (the member disassociated itself), Removed (DisassociateMembers, or the member
+ * deleted its detector).
  */
-export type RelationshipStatus = "Created" | "Invited" | "Enabled" | "Removed" | "Disassociated";
+export type RelationshipStatus =
+  | "Created"
+  | "EmailVerificationInProgress"
+  | "EmailVerificationFailed"
+  | "Invited"
+  | "Enabled"
+  | "Disabled"
+  | "Resigned"
+  | "Removed";
 
 /** GuardDuty's wording, kept in one place. Clients must match these by pattern, never exactly. */
 export const GuardDutyText = {
@@ -48,13 +59,34 @@ export const GuardDutyText = {
   invitationNotValid: "The request is rejected because the input invitationId is not valid.",
   alreadyAssociated:
     "The request is rejected because the current account is already associated with a master account.",
+  notAssociatedWithAdministrator:
+    "The request is rejected because the current account is not associated with a master account.",
+  invitationNotFound: "The request is rejected because no invitation from the input account ID exists.",
+  detectorHasMembers:
+    "The request is rejected because the current account cannot delete detector while it has invited or associated members.",
+  stillAssociated:
+    "The request is rejected because the current account cannot delete the given member account ID since it is still associated to it.",
+  emailVerificationFailed:
+    "The request is rejected because the email verification of the given member account ID failed.",
 } as const;
+
+/** Statuses in which a member needs no invitation: it is associated, invited, or its e-mail is being verified. */
+const ASSOCIATED_OR_PENDING: ReadonlySet<RelationshipStatus> = new Set([
+  "Invited",
+  "EmailVerificationInProgress",
+  "Enabled",
+  "Disabled",
+]);
 
 export interface Detector {
   readonly id: string;
   readonly accountId: string;
   readonly region: string;
   readonly createdAt: string;
+  /** `ENABLED` / `DISABLED` (UpdateDetector `enable`): a suspended detector watches nothing. */
+  enabled: boolean;
+  findingPublishingFrequency: "FIFTEEN_MINUTES" | "ONE_HOUR" | "SIX_HOURS";
+  updatedAt: string;
 }
 
 /** One member record, as the administrator sees it in ListMembers/GetMembers. */
@@ -67,6 +99,10 @@ export interface MemberRecord {
   invitationId?: string;
   invitedAt?: string;
   updatedAt: string;
+  /** EmailVerificationInProgress ends at this epoch ms (Invited, or EmailVerificationFailed). */
+  verifiedAt?: number;
+  /** StopMonitoringMembers: the administrator stopped monitoring this member. */
+  monitoringStopped?: boolean;
 }
 
 /** A per-account rejection, answered with HTTP 200 in `unprocessedAccounts`. */
@@ -84,6 +120,10 @@ export interface GuardDutyScenario {
   readonly maxMembers: number;
   /** An invitation reaches the member's ListInvitations only this long after it was sent (propagation). */
   readonly invitationDelayMs: number;
+  /** How long an invitation sent with e-mail notification shows EmailVerificationInProgress. */
+  readonly emailVerificationMs: number;
+  /** Accounts whose e-mail verification fails (their invitation ends EmailVerificationFailed). */
+  readonly emailVerificationFailures: readonly string[];
 }
 
 function badRequest(message: string): SandboxError {
@@ -92,6 +132,11 @@ function badRequest(message: string): SandboxError {
 
 export class GuardDutyState {
   private readonly detectors = new Map<string, Detector>();
+  /** Detectors the scenario created lazily already: one deleted later stays deleted. */
+  private readonly seeded = new Set<string>();
+  /** Accounts whose GuardDuty service-linked role exists (CreateDetector creates it on first use). */
+  private readonly serviceLinkedRoles = new Set<string>();
+  private detectorGeneration = 0;
   /** `${administratorId}/${region}` → member account id → record. */
   private readonly members = new Map<string, Map<string, MemberRecord>>();
   private readonly invitationIds: Random;
@@ -108,10 +153,12 @@ export class GuardDutyState {
 
   /** The caller's detector in a region, if GuardDuty is enabled there. */
   detector(accountId: string, region: string): Detector | undefined {
-    const existing = this.detectors.get(`${accountId}/${region}`);
-    if (existing !== undefined) {
+    const key = `${accountId}/${region}`;
+    const existing = this.detectors.get(key);
+    if (existing !== undefined || this.seeded.has(key)) {
       return existing;
     }
+    this.seeded.add(key);
     const administrators = [
       this.organization.administratorAccountId,
       ...this.scenario.membersOfOtherAdministrator.map(
@@ -142,20 +189,60 @@ export class GuardDutyState {
     return detector;
   }
 
+  /** Whether the account's GuardDuty service-linked role exists (administrators' always does). */
+  hasServiceLinkedRole(accountId: string): boolean {
+    return this.serviceLinkedRoles.has(accountId) || accountId === this.organization.administratorAccountId;
+  }
+
+  /** UpdateDetector `enable`: a member that suspends its detector shows Disabled to its administrator. */
+  updateDetector(
+    accountId: string,
+    region: string,
+    detectorId: string,
+    update: {
+      readonly enable?: boolean;
+      readonly findingPublishingFrequency?: Detector["findingPublishingFrequency"];
+    },
+  ): void {
+    const detector = this.requireDetector(accountId, region, detectorId);
+    if (update.enable !== undefined) detector.enabled = update.enable;
+    if (update.findingPublishingFrequency)
+      detector.findingPublishingFrequency = update.findingPublishingFrequency;
+    detector.updatedAt = this.timestamp();
+    for (const record of this.recordsOfAccount(accountId, region)) this.settle(record);
+  }
+
+  /** DeleteDetector: GuardDuty off in that region; an administrator sees its member as Removed. */
+  deleteDetector(accountId: string, region: string, detectorId: string): void {
+    this.requireDetector(accountId, region, detectorId);
+    if (this.membersOf(accountId, region).some((record) => record.status !== "Created")) {
+      throw badRequest(GuardDutyText.detectorHasMembers);
+    }
+    this.detectors.delete(`${accountId}/${region}`);
+    for (const record of this.recordsOfAccount(accountId, region)) {
+      if (record.status !== "Created") this.setStatus(record, "Removed");
+    }
+  }
+
   /** The record of `accountId` as a member of `administratorId` in `region`. */
   member(administratorId: string, region: string, accountId: string): MemberRecord | undefined {
-    return this.members.get(`${administratorId}/${region}`)?.get(accountId);
+    const record = this.members.get(`${administratorId}/${region}`)?.get(accountId);
+    return record && this.advance(record);
   }
 
   /** The administrator's members in a region, by account id. */
   membersOf(administratorId: string, region: string): MemberRecord[] {
-    const records = [...(this.members.get(`${administratorId}/${region}`)?.values() ?? [])];
+    const records = [...(this.members.get(`${administratorId}/${region}`)?.values() ?? [])].map((record) =>
+      this.advance(record),
+    );
     return records.sort((a, b) => a.accountId.localeCompare(b.accountId));
   }
 
   /** Every member record of every administrator. */
   allMembers(): MemberRecord[] {
-    return [...this.members.values()].flatMap((byAccount) => [...byAccount.values()]);
+    return [...this.members.values()].flatMap((byAccount) =>
+      [...byAccount.values()].map((r) => this.advance(r)),
+    );
   }
 
   /** CreateMembers for one account; `email` was validated by the caller unless the scenario allows it missing. */
@@ -202,8 +289,16 @@ export class GuardDutyState {
     return [];
   }
 
-  /** InviteMembers for one account: Created/Removed/Disassociated → Invited, counting each invitation sent. */
-  inviteMember(administratorId: string, region: string, accountId: string): Unprocessed[] {
+  /**
+   * InviteMembers for one account: Created, Removed, Resigned → Invited (counting each invitation sent),
+   * through EmailVerificationInProgress when GuardDuty e-mails the member's root address.
+   */
+  inviteMember(
+    administratorId: string,
+    region: string,
+    accountId: string,
+    emailNotification = false,
+  ): Unprocessed[] {
     const reject = (result: string): Unprocessed[] => [{ accountId, result }];
     if (accountId === administratorId) {
       return reject(GuardDutyText.cannotInviteItself);
@@ -215,27 +310,40 @@ export class GuardDutyState {
     if (this.otherAdministrator(accountId, region, administratorId) !== undefined) {
       return reject(GuardDutyText.memberOfAnotherAdministrator);
     }
-    // "…has already invited or is already the GuardDuty master…" (DESIGN.md): an Invited or Enabled
-    // member is not invited again, so a retried call whose first answer was lost sends nothing twice.
-    if (record.status === "Enabled" || record.status === "Invited") {
+    // "…has already invited or is already the GuardDuty master…" (DESIGN.md): a member invited, being
+    // verified or associated is not invited again, so a retried call whose answer was lost sends nothing twice.
+    if (ASSOCIATED_OR_PENDING.has(record.status)) {
       return reject(GuardDutyText.alreadyInvitedOrAdministrator);
+    }
+    if (record.status === "EmailVerificationFailed") {
+      return reject(GuardDutyText.emailVerificationFailed);
     }
     if (this.injectInternalError("InviteMembers", region)) {
       return reject(GuardDutyText.internalError);
     }
     const at = this.timestamp();
-    record.status = "Invited";
     record.invitationId = randomString(this.invitationIds, "0123456789abcdef", 32);
     record.invitedAt = at;
-    record.updatedAt = at;
+    record.monitoringStopped = false;
+    if (emailNotification) {
+      record.verifiedAt = this.now() + this.scenario.emailVerificationMs;
+      this.setStatus(record, "EmailVerificationInProgress");
+    } else {
+      this.setStatus(record, "Invited");
+    }
     this.counters.recordInvitation(accountId, region);
     return [];
   }
 
-  /** DeleteMembers for one account. */
+  /** DeleteMembers for one account: an associated member must be disassociated first. */
   deleteMember(administratorId: string, region: string, accountId: string): Unprocessed[] {
-    const deleted = this.members.get(`${administratorId}/${region}`)?.delete(accountId) ?? false;
-    return deleted ? [] : [{ accountId, result: GuardDutyText.notAssociated }];
+    const record = this.member(administratorId, region, accountId);
+    if (record === undefined) return [{ accountId, result: GuardDutyText.notAssociated }];
+    if (record.status === "Enabled" || record.status === "Disabled") {
+      return [{ accountId, result: GuardDutyText.stillAssociated }];
+    }
+    this.members.get(`${administratorId}/${region}`)?.delete(accountId);
+    return [];
   }
 
   /** DisassociateMembers for one account: the record stays, as Removed. */
@@ -244,8 +352,18 @@ export class GuardDutyState {
     if (record === undefined) {
       return [{ accountId, result: GuardDutyText.notAssociated }];
     }
-    record.status = "Removed";
-    record.updatedAt = this.timestamp();
+    this.setStatus(record, "Removed");
+    return [];
+  }
+
+  /** StopMonitoringMembers / StartMonitoringMembers for one associated member: Disabled ↔ Enabled. */
+  setMonitoring(administratorId: string, region: string, accountId: string, monitor: boolean): Unprocessed[] {
+    const record = this.member(administratorId, region, accountId);
+    if (record === undefined || (record.status !== "Enabled" && record.status !== "Disabled")) {
+      return [{ accountId, result: GuardDutyText.notAssociated }];
+    }
+    record.monitoringStopped = !monitor;
+    this.settle(record);
     return [];
   }
 
@@ -255,6 +373,16 @@ export class GuardDutyState {
     return this.recordsOfAccount(accountId, region).filter(
       (record) => record.status === "Invited" && Date.parse(record.invitedAt ?? "") <= visibleBefore,
     );
+  }
+
+  /** DeclineInvitations / DeleteInvitations (member side): the administrator's invitation is gone. */
+  declineInvitation(accountId: string, region: string, administratorId: string): Unprocessed[] {
+    const record = this.member(administratorId, region, accountId);
+    if (record === undefined || record.status !== "Invited") {
+      return [{ accountId: administratorId, result: GuardDutyText.invitationNotFound }];
+    }
+    this.setStatus(record, "Removed");
+    return [];
   }
 
   /** AcceptAdministratorInvitation: the member (caller) accepts; the administrator's record becomes Enabled. */
@@ -274,14 +402,28 @@ export class GuardDutyState {
     if (record === undefined || record.status !== "Invited" || record.invitationId !== invitationId) {
       throw badRequest(GuardDutyText.invitationNotValid);
     }
-    record.status = "Enabled";
-    record.updatedAt = this.timestamp();
+    this.setStatus(record, "Enabled");
+    this.settle(record);
   }
 
-  /** The member's relationship with its administrator (Enabled first, else a pending invitation). */
+  /** DisassociateFromAdministratorAccount (member side): the administrator sees its member Resigned. */
+  disassociateFromAdministrator(accountId: string, region: string, detectorId: string): void {
+    this.requireDetector(accountId, region, detectorId);
+    const record = this.administratorRecordOf(accountId, region);
+    if (record === undefined || (record.status !== "Enabled" && record.status !== "Disabled")) {
+      throw badRequest(GuardDutyText.notAssociatedWithAdministrator);
+    }
+    record.monitoringStopped = false;
+    this.setStatus(record, "Resigned");
+  }
+
+  /** The member's relationship with its administrator (associated first, else a pending invitation). */
   administratorRecordOf(accountId: string, region: string): MemberRecord | undefined {
-    const records = this.recordsOfAccount(accountId, region);
-    return records.find((r) => r.status === "Enabled") ?? records.find((r) => r.status === "Invited");
+    const records = this.recordsOfAccount(accountId, region).map((record) => this.advance(record));
+    return (
+      records.find((r) => r.status === "Enabled" || r.status === "Disabled") ??
+      records.find((r) => r.status === "Invited")
+    );
   }
 
   /** Another administrator the account is an Enabled member of in that region (seeded or real). */
@@ -307,7 +449,7 @@ export class GuardDutyState {
     for (const byAccount of this.members.values()) {
       const record = byAccount.get(accountId);
       if (record !== undefined && record.region === region) {
-        records.push(record);
+        records.push(this.advance(record));
       }
     }
     return records;
@@ -325,10 +467,47 @@ export class GuardDutyState {
 
   private putDetector(accountId: string, region: string): Detector {
     // Real detector ids are 32 hex characters; derive them so they are stable across runs.
-    const id = createHash("md5").update(`${this.scenario.seed}/${accountId}/${region}`).digest("hex");
-    const detector: Detector = { id, accountId, region, createdAt: this.timestamp() };
+    const generation = this.detectorGeneration++;
+    const id = createHash("md5")
+      .update(`${this.scenario.seed}/${accountId}/${region}/${generation}`)
+      .digest("hex");
+    const at = this.timestamp();
+    const detector: Detector = {
+      id,
+      accountId,
+      region,
+      createdAt: at,
+      updatedAt: at,
+      enabled: true,
+      // GuardDuty's default for a new detector (CreateDetector `findingPublishingFrequency`).
+      findingPublishingFrequency: "SIX_HOURS",
+    };
     this.detectors.set(`${accountId}/${region}`, detector);
+    this.serviceLinkedRoles.add(accountId);
     return detector;
+  }
+
+  /** Time-driven transitions: an e-mail verification ends (Invited, or EmailVerificationFailed). */
+  private advance(record: MemberRecord): MemberRecord {
+    if (record.status === "EmailVerificationInProgress" && (record.verifiedAt ?? 0) <= this.now()) {
+      const failed = this.scenario.emailVerificationFailures.includes(record.accountId);
+      this.setStatus(record, failed ? "EmailVerificationFailed" : "Invited");
+    }
+    return record;
+  }
+
+  /** An associated member is Disabled while its administrator stopped monitoring it or its detector is suspended. */
+  private settle(record: MemberRecord): void {
+    if (record.status !== "Enabled" && record.status !== "Disabled") return;
+    const detector = this.detectors.get(`${record.accountId}/${record.region}`);
+    const monitored = !record.monitoringStopped && detector?.enabled !== false;
+    this.setStatus(record, monitored ? "Enabled" : "Disabled");
+  }
+
+  private setStatus(record: MemberRecord, status: RelationshipStatus): void {
+    if (record.status === status) return;
+    record.status = status;
+    record.updatedAt = this.timestamp();
   }
 
   private injectInternalError(operation: string, region: string): boolean {

@@ -39,12 +39,17 @@ interface Call {
 }
 
 interface Route {
-  readonly method: "GET" | "POST";
+  readonly method: "GET" | "POST" | "DELETE";
   /** Path pattern; the first capture group, if any, is the detector id. */
   readonly path: RegExp;
   readonly operation: string;
   readonly handler: (call: Call) => unknown;
+  /** The actions on a detector have it as their resource; the others have no resource type (`*`). */
+  readonly onDetector?: boolean;
 }
+
+/** GuardDuty's service-linked role, which CreateDetector creates on first use (GuardDuty User Guide). */
+const SERVICE_LINKED_ROLE = "role/aws-service-role/guardduty.amazonaws.com/AWSServiceRoleForAmazonGuardDuty";
 
 function badRequest(detail?: string): SandboxError {
   const message =
@@ -72,16 +77,21 @@ export class GuardDutyService implements WireService {
       path: string,
       operation: string,
       handler: Route["handler"],
+      onDetector = false,
     ): Route => ({
       method,
       path: new RegExp(`^${path}/?$`),
       operation,
       handler,
+      onDetector,
     });
     this.routes = [
       route("GET", "/detector", "ListDetectors", (c) => this.listDetectors(c)),
       route("POST", "/detector", "CreateDetector", (c) => this.createDetector(c)),
-      route("GET", detector, "GetDetector", (c) => this.getDetector(c)),
+      // Service Authorization Reference: GetDetector, UpdateDetector and DeleteDetector act on a detector.
+      route("GET", detector, "GetDetector", (c) => this.getDetector(c), true),
+      route("POST", detector, "UpdateDetector", (c) => this.updateDetector(c), true),
+      route("DELETE", detector, "DeleteDetector", (c) => this.deleteDetector(c), true),
       route("POST", `${detector}/member`, "CreateMembers", (c) => this.createMembers(c)),
       route("GET", `${detector}/member`, "ListMembers", (c) => this.listMembers(c)),
       route("POST", `${detector}/member/invite`, "InviteMembers", (c) => this.inviteMembers(c)),
@@ -90,15 +100,33 @@ export class GuardDutyService implements WireService {
       route("POST", `${detector}/member/disassociate`, "DisassociateMembers", (c) =>
         this.forEachMember(c, "disassociate"),
       ),
+      route("POST", `${detector}/member/stop`, "StopMonitoringMembers", (c) => this.forEachMember(c, "stop")),
+      route("POST", `${detector}/member/start`, "StartMonitoringMembers", (c) =>
+        this.forEachMember(c, "start"),
+      ),
       route("GET", "/invitation", "ListInvitations", (c) => this.listInvitations(c)),
+      route("GET", "/invitation/count", "GetInvitationsCount", (c) => ({
+        invitationsCount: this.state.invitationsFor(c.caller, c.region).length,
+      })),
+      route("POST", "/invitation/decline", "DeclineInvitations", (c) => this.declineInvitations(c)),
+      route("POST", "/invitation/delete", "DeleteInvitations", (c) => this.declineInvitations(c)),
       route("POST", `${detector}/administrator`, "AcceptAdministratorInvitation", (c) =>
         this.acceptInvitation(c, "administratorId"),
       ),
       route("POST", `${detector}/master`, "AcceptInvitation", (c) => this.acceptInvitation(c, "masterId")),
+      // The model requires `Administrator`; an account without one answers it empty.
       route("GET", `${detector}/administrator`, "GetAdministratorAccount", (c) => ({
-        administrator: this.administratorOf(c),
+        administrator: this.administratorOf(c) ?? {},
       })),
-      route("GET", `${detector}/master`, "GetMasterAccount", (c) => ({ master: this.administratorOf(c) })),
+      route("GET", `${detector}/master`, "GetMasterAccount", (c) => ({
+        master: this.administratorOf(c) ?? {},
+      })),
+      route("POST", `${detector}/administrator/disassociate`, "DisassociateFromAdministratorAccount", (c) =>
+        this.disassociateFromAdministrator(c),
+      ),
+      route("POST", `${detector}/master/disassociate`, "DisassociateFromMasterAccount", (c) =>
+        this.disassociateFromAdministrator(c),
+      ),
     ];
   }
 
@@ -119,7 +147,23 @@ export class GuardDutyService implements WireService {
           return parsed;
         },
       };
-      return { operation: route.operation, run: () => route.handler(call) };
+      const arn = `arn:aws:guardduty:${request.region}:${caller}:detector/${call.detectorId}`;
+      return {
+        operation: route.operation,
+        action: `guardduty:${route.operation}`,
+        resource: route.onDetector ? arn : "*",
+        alsoNeeds: () =>
+          route.operation === "CreateDetector" && !this.state.hasServiceLinkedRole(caller)
+            ? [
+                {
+                  action: "iam:CreateServiceLinkedRole",
+                  resource: `arn:aws:iam::${caller}:${SERVICE_LINKED_ROLE}`,
+                  context: { "iam:AWSServiceName": "guardduty.amazonaws.com" },
+                },
+              ]
+            : [],
+        run: () => route.handler(call),
+      };
     }
     return new SandboxError(
       "UnknownOperationException",
@@ -137,7 +181,7 @@ export class GuardDutyService implements WireService {
       res,
       error.status,
       "application/json",
-      { message: error.message, __type: error.code, ...error.fields },
+      { message: error.message, __type: error.code, type: error.code, ...error.fields },
       { "x-amzn-errortype": error.code },
     );
   }
@@ -154,28 +198,80 @@ export class GuardDutyService implements WireService {
     );
   }
 
+  accessDenied(message: string): SandboxError {
+    return new SandboxError("AccessDeniedException", 403, message);
+  }
+
+  unrecognizedClient(): SandboxError {
+    return new SandboxError(
+      "UnrecognizedClientException",
+      403,
+      "The security token included in the request is invalid.",
+    );
+  }
+
+  expiredToken(): SandboxError {
+    return new SandboxError(
+      "ExpiredTokenException",
+      403,
+      "The security token included in the request is expired",
+    );
+  }
+
   private listDetectors(call: Call): unknown {
     const detector = this.state.detector(call.caller, call.region);
     return paginate(detector === undefined ? [] : [detector.id], call.request.query, "detectorIds");
   }
 
   private createDetector(call: Call): unknown {
-    if (typeof call.body().enable !== "boolean") {
+    const { enable, findingPublishingFrequency } = call.body();
+    if (typeof enable !== "boolean") {
       throw badRequest("enable must be a boolean.");
     }
-    return { detectorId: this.state.createDetector(call.caller, call.region).id };
+    const detector = this.state.createDetector(call.caller, call.region);
+    this.state.updateDetector(call.caller, call.region, detector.id, {
+      enable,
+      findingPublishingFrequency: frequency(findingPublishingFrequency),
+    });
+    return { detectorId: detector.id };
   }
 
   private getDetector(call: Call): unknown {
     const detector = this.state.requireDetector(call.caller, call.region, call.detectorId);
     return {
       createdAt: detector.createdAt,
-      findingPublishingFrequency: "SIX_HOURS",
-      serviceRole: `arn:aws:iam::${call.caller}:role/aws-service-role/guardduty.amazonaws.com/AWSServiceRoleForAmazonGuardDuty`,
-      status: "ENABLED",
-      updatedAt: detector.createdAt,
-      tags: {},
+      findingPublishingFrequency: detector.findingPublishingFrequency,
+      serviceRole: `arn:aws:iam::${call.caller}:${SERVICE_LINKED_ROLE}`,
+      status: detector.enabled ? "ENABLED" : "DISABLED",
+      updatedAt: detector.updatedAt,
     };
+  }
+
+  private updateDetector(call: Call): unknown {
+    const { enable, findingPublishingFrequency } = call.body();
+    if (enable !== undefined && typeof enable !== "boolean") throw badRequest("enable must be a boolean.");
+    this.state.updateDetector(call.caller, call.region, call.detectorId, {
+      enable,
+      findingPublishingFrequency: frequency(findingPublishingFrequency),
+    });
+    return {};
+  }
+
+  private deleteDetector(call: Call): unknown {
+    this.state.deleteDetector(call.caller, call.region, call.detectorId);
+    return {};
+  }
+
+  private declineInvitations(call: Call): unknown {
+    const unprocessed = accountIds(call.body().accountIds).flatMap((administratorId) =>
+      this.state.declineInvitation(call.caller, call.region, administratorId),
+    );
+    return { unprocessedAccounts: unprocessed.map(toUnprocessed) };
+  }
+
+  private disassociateFromAdministrator(call: Call): unknown {
+    this.state.disassociateFromAdministrator(call.caller, call.region, call.detectorId);
+    return {};
   }
 
   private createMembers(call: Call): unknown {
@@ -194,7 +290,9 @@ export class GuardDutyService implements WireService {
     if (body.disableEmailNotification !== undefined && typeof body.disableEmailNotification !== "boolean") {
       throw badRequest("disableEmailNotification must be a boolean.");
     }
-    const unprocessed = ids.flatMap((id) => this.state.inviteMember(call.caller, call.region, id));
+    // The member's root address is e-mailed unless the caller turns it off (the model's default: it is sent).
+    const notify = body.disableEmailNotification !== true;
+    const unprocessed = ids.flatMap((id) => this.state.inviteMember(call.caller, call.region, id, notify));
     return { unprocessedAccounts: unprocessed.map(toUnprocessed) };
   }
 
@@ -229,13 +327,14 @@ export class GuardDutyService implements WireService {
     return { members, unprocessedAccounts };
   }
 
-  private forEachMember(call: Call, action: "delete" | "disassociate"): unknown {
+  private forEachMember(call: Call, action: "delete" | "disassociate" | "stop" | "start"): unknown {
     this.state.requireDetector(call.caller, call.region, call.detectorId);
-    const unprocessed = accountIds(call.body().accountIds).flatMap((id) =>
-      action === "delete"
-        ? this.state.deleteMember(call.caller, call.region, id)
-        : this.state.disassociateMember(call.caller, call.region, id),
-    );
+    const { caller, region } = call;
+    const unprocessed = accountIds(call.body().accountIds).flatMap((id) => {
+      if (action === "delete") return this.state.deleteMember(caller, region, id);
+      if (action === "disassociate") return this.state.disassociateMember(caller, region, id);
+      return this.state.setMonitoring(caller, region, id, action === "start");
+    });
     return { unprocessedAccounts: unprocessed.map(toUnprocessed) };
   }
 
@@ -307,6 +406,18 @@ export class GuardDutyService implements WireService {
       updatedAt: record.updatedAt,
     };
   }
+}
+
+/** Model `FindingPublishingFrequency`. */
+const FREQUENCIES = ["FIFTEEN_MINUTES", "ONE_HOUR", "SIX_HOURS"] as const;
+type Frequency = (typeof FREQUENCIES)[number];
+
+function frequency(value: unknown): Frequency | undefined {
+  if (value === undefined) return undefined;
+  if (!FREQUENCIES.includes(value as Frequency)) {
+    throw badRequest(`findingPublishingFrequency must be one of ${FREQUENCIES.join(", ")}.`);
+  }
+  return value as Frequency;
 }
 
 function parseBody(body: string): Record<string, unknown> {

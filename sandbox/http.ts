@@ -107,9 +107,19 @@ export function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
-/** One resolved call: its operation name (for counters and faults) and the work, returning the output. */
-export interface ServiceCall {
+/** An IAM permission a call needs: the action, and the resource it acts on (`*` when it has no type). */
+export interface Permission {
+  readonly action: string;
+  readonly resource?: string;
+  /** Condition keys of this permission beyond the request's (e.g. `iam:AWSServiceName`). */
+  readonly context?: Readonly<Record<string, string>>;
+}
+
+/** One resolved call: its operation name (for counters and faults), what IAM must allow, and the work. */
+export interface ServiceCall extends Permission {
   readonly operation: string;
+  /** Permissions the call needs besides its own action (a service-linked role it creates, say). */
+  readonly alsoNeeds?: () => readonly Permission[];
   readonly run: () => unknown;
 }
 
@@ -124,4 +134,10 @@ export interface WireService {
   throttlingError(): SandboxError;
   /** The service's internal error (HTTP 500). */
   serverError(): SandboxError;
+  /** IAM refused the call: the service's AccessDeniedException, with IAM's message. */
+  accessDenied(message: string): SandboxError;
+  /** The request is signed with a key AWS does not know (or for a region the account has not enabled). */
+  unrecognizedClient(): SandboxError;
+  /** The request is signed with temporary credentials that have expired. */
+  expiredToken(): SandboxError;
 }

@@ -42,7 +42,7 @@ export class OrganizationsService implements WireService {
     };
   }
 
-  route(request: SandboxRequest): ServiceCall | SandboxError {
+  route(request: SandboxRequest, caller: string): ServiceCall | SandboxError {
     const operation = request.headers["x-amz-target"]?.slice(ORGANIZATIONS_TARGET_PREFIX.length) ?? "";
     const handler = Object.hasOwn(this.handlers, operation) ? this.handlers[operation] : undefined;
     if (request.method !== "POST" || handler === undefined) {
@@ -52,7 +52,24 @@ export class OrganizationsService implements WireService {
         `The Organizations sandbox does not implement ${operation || "this operation"}.`,
       );
     }
-    return { operation, run: () => handler(parseBody(request.body)) };
+    const input = parseBody(request.body);
+    // Service Authorization Reference: DescribeAccount acts on an account; the others have no resource type.
+    const resource =
+      operation === "DescribeAccount" && typeof input.AccountId === "string"
+        ? this.accountArn(input.AccountId)
+        : "*";
+    return {
+      operation,
+      action: `organizations:${operation}`,
+      resource,
+      run: () => {
+        // Reading the organization is for its management account and its delegated administrators.
+        if (operation !== "DescribeOrganization" && !this.organization.canRead(caller)) {
+          throw this.accessDenied("You don't have permissions to access this resource.");
+        }
+        return handler(input);
+      },
+    };
   }
 
   writeResult(res: ServerResponse, output: unknown): void {
@@ -82,6 +99,27 @@ export class OrganizationsService implements WireService {
       "ServiceException",
       500,
       "AWS Organizations can't complete your request because of an internal service error. Try again later.",
+    );
+  }
+
+  /** JSON 1.1 errors without a modeled status are HTTP 400 (botocore organizations model). */
+  accessDenied(message: string): SandboxError {
+    return new SandboxError("AccessDeniedException", 400, message);
+  }
+
+  unrecognizedClient(): SandboxError {
+    return new SandboxError(
+      "UnrecognizedClientException",
+      400,
+      "The security token included in the request is invalid.",
+    );
+  }
+
+  expiredToken(): SandboxError {
+    return new SandboxError(
+      "ExpiredTokenException",
+      400,
+      "The security token included in the request is expired",
     );
   }
 
@@ -173,7 +211,7 @@ function decodeToken(token: unknown): number {
       : null;
   if (match?.[1] === undefined) {
     throw invalidInput(
-      "INVALID_PAGINATION_TOKEN",
+      "INVALID_NEXT_TOKEN",
       "Get the value for the NextToken parameter from the response to a previous call of the operation.",
     );
   }

@@ -75,13 +75,53 @@ export interface ScenarioOptions {
   readonly maxMembers?: number;
   /** Delay before a member sees a new invitation in ListInvitations; default 0. */
   readonly invitationDelayMs?: number;
-  /** The role STS AssumeRole lets into member accounts; default `OrganizationAccountAccessRole`. */
-  readonly memberRoleName?: string;
-  /** The external id that role requires, if any. */
-  readonly memberRoleExternalId?: string;
-  /** Accounts whose role cannot be assumed (AccessDenied), e.g. the role was deleted. */
+  /** How long an invitation sent with e-mail notification stays EmailVerificationInProgress; default 0. */
+  readonly emailVerificationMs?: number;
+  /** Accounts whose invitation e-mail fails verification (EmailVerificationFailed). */
+  readonly emailVerificationFailures?: readonly string[];
+  /** Accounts that hold none of the member roles (AssumeRole is denied), e.g. the role was deleted. */
   readonly unassumableAccounts?: readonly string[];
+  /**
+   * Opt-in regions (`OPT_IN_REGIONS`) each account has enabled: account id → regions, `"*"` for every
+   * account. Like AWS, an opt-in region is disabled unless enabled here; the others always are.
+   */
+  readonly enabledOptInRegions?: Readonly<Record<string, readonly string[]>>;
+  /**
+   * Delegated administrators of the organization (Organizations RegisterDelegatedAdministrator, or a
+   * service's own designation such as GuardDuty's EnableOrganizationAdminAccount). Default: the
+   * administrator account, for guardduty.amazonaws.com. Only they and the management account may read
+   * the organization (ListAccounts, DescribeAccount).
+   */
+  readonly delegatedAdministrators?: readonly DelegatedAdministrator[];
 }
+
+export interface DelegatedAdministrator {
+  readonly accountId: string;
+  readonly servicePrincipal: string;
+}
+
+/**
+ * The regions an account must opt in to before it can use them (AWS General Reference, "Enable or
+ * disable a Region"); every other region is enabled by default.
+ */
+export const OPT_IN_REGIONS: ReadonlySet<string> = new Set([
+  "af-south-1",
+  "ap-east-1",
+  "ap-east-2",
+  "ap-south-2",
+  "ap-southeast-3",
+  "ap-southeast-4",
+  "ap-southeast-5",
+  "ap-southeast-7",
+  "ca-west-1",
+  "eu-central-2",
+  "eu-south-1",
+  "eu-south-2",
+  "il-central-1",
+  "me-central-1",
+  "me-south-1",
+  "mx-central-1",
+]);
 
 export const DEFAULT_MANAGEMENT_ACCOUNT_ID = "111111111111";
 export const DEFAULT_ADMINISTRATOR_ACCOUNT_ID = "222222222222";
@@ -161,7 +201,9 @@ export class Organization {
   readonly id: string;
   readonly managementAccountId: string;
   readonly administratorAccountId: string;
+  readonly delegatedAdministrators: readonly DelegatedAdministrator[];
   private readonly accounts = new Map<string, OrgAccount>();
+  private readonly optIns: Readonly<Record<string, readonly string[]>>;
   private readonly generator: AccountIdGenerator;
   private generated = 0;
 
@@ -170,6 +212,10 @@ export class Organization {
     this.id = `o-${randomString(deriveRandom(seed, "organization"), "abcdefghijklmnopqrstuvwxyz0123456789", 10)}`;
     this.managementAccountId = options.managementAccountId ?? DEFAULT_MANAGEMENT_ACCOUNT_ID;
     this.administratorAccountId = options.administratorAccountId ?? DEFAULT_ADMINISTRATOR_ACCOUNT_ID;
+    this.delegatedAdministrators = options.delegatedAdministrators ?? [
+      { accountId: this.administratorAccountId, servicePrincipal: "guardduty.amazonaws.com" },
+    ];
+    this.optIns = options.enabledOptInRegions ?? {};
     const explicit = options.accounts ?? [];
     this.generator = new AccountIdGenerator(seed, [
       this.managementAccountId,
@@ -216,6 +262,20 @@ export class Organization {
 
   list(): readonly OrgAccount[] {
     return [...this.accounts.values()];
+  }
+
+  /** Whether an account can use a region: every default region, and the opt-in regions it enabled. */
+  regionEnabled(accountId: string, region: string): boolean {
+    if (!OPT_IN_REGIONS.has(region)) return true;
+    return [...(this.optIns[accountId] ?? []), ...(this.optIns["*"] ?? [])].includes(region);
+  }
+
+  /** The management account and delegated administrators may read the organization (Organizations User Guide). */
+  canRead(accountId: string): boolean {
+    return (
+      accountId === this.managementAccountId ||
+      this.delegatedAdministrators.some((delegated) => delegated.accountId === accountId)
+    );
   }
 
   private put(account: OrgAccount): void {

@@ -3,9 +3,10 @@
  * unmodified AWS clients reach it through an endpoint override alone (`AWS_ENDPOINT_URL_GUARDDUTY`,
  * `AWS_ENDPOINT_URL_ORGANIZATIONS`, the SDK's `endpoint` option or `aws --endpoint-url`).
  *
- * One port serves both services (Organizations calls carry `X-Amz-Target`, GuardDuty calls are REST paths)
- * and every region (taken from each request's SigV4 credential scope). The caller's account comes from
- * its access key id; unknown keys act as the GuardDuty administrator.
+ * One port serves every service (Organizations calls carry `X-Amz-Target`, STS calls are form-encoded,
+ * GuardDuty calls are REST paths) and every region (taken from each request's SigV4 credential scope).
+ * The caller is the principal its access key was issued to; every call is authorized against that
+ * principal's policies as IAM would (`iam.ts`), and a key the sandbox never issued is refused.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -14,6 +15,14 @@ import { FaultInjector, type FaultOptions } from "./faults.ts";
 import { GuardDutyService } from "./guardduty.ts";
 import { GuardDutyState, type RelationshipStatus } from "./guardduty-state.ts";
 import { readRequest, SandboxError, type SandboxRequest, sleep, type WireService } from "./http.ts";
+import { type AuthorizationRecord, Authorizer } from "./iam.ts";
+import {
+  ADMINISTRATOR_ACCESS_KEY_ID,
+  Identities,
+  organizationAccountAccessRole,
+  type PrincipalInput,
+  type RoleInput,
+} from "./identity.ts";
 import { isOrganizationsRequest, OrganizationsService } from "./organizations.ts";
 import { type AccountInput, type OrgAccount, Organization, type ScenarioOptions } from "./scenario.ts";
 import { isStsRequest, StsService } from "./sts.ts";
@@ -25,10 +34,23 @@ export interface SandboxOptions extends ScenarioOptions {
   readonly host?: string;
   /** Initial faults; change them later with `setFaults`. */
   readonly faults?: FaultOptions;
-  /** Access key id → account id, e.g. for member accounts. Unknown keys are the administrator. */
+  /**
+   * Access key id → account id: users with AdministratorAccess there (tests). Besides these and
+   * `principals`, only `ADMINISTRATOR_ACCESS_KEY_ID` (the administrator account) and the keys STS
+   * issues are known: any other key is rejected as AWS rejects it.
+   */
   readonly credentials?: Readonly<Record<string, string>>;
+  /** Access key id → a principal with its own policies (a function's role session, an operator). */
+  readonly principals?: Readonly<Record<string, PrincipalInput>>;
+  /**
+   * The roles every organization account holds (but those in `unassumableAccounts`), built per account.
+   * Default: OrganizationAccountAccessRole, as Organizations creates it, trusting the management account.
+   */
+  readonly memberRoles?: readonly ((account: OrgAccount) => RoleInput | undefined)[];
   /** Clock in epoch ms, for timestamps and throttling buckets; default `Date.now`. */
   readonly clock?: () => number;
+  /** Told of every IAM decision (the IAM simulation test replays them against the packaged template). */
+  readonly onAuthorization?: (record: AuthorizationRecord) => void;
   /** Told of every request and its response, as they crossed the wire (conformance tests record them). */
   readonly onExchange?: (exchange: Exchange) => void;
 }
@@ -70,8 +92,14 @@ export interface Sandbox {
   memberStatuses(): Readonly<Record<string, Readonly<Record<string, RelationshipStatus>>>>;
   /** The account's detector id in a region; undefined where it has none. */
   detectorId(accountId: string, region: string): string | undefined;
-  /** Makes requests signed with this access key act as `accountId` (e.g. a member, or an assumed role). */
+  /** Issues an access key to a user with AdministratorAccess in `accountId` (e.g. a member, in a test). */
   registerCredentials(accessKeyId: string, accountId: string): void;
+  /** Issues an access key to a principal with the given policies (a function's role, an operator). */
+  registerPrincipal(accessKeyId: string, principal: PrincipalInput): void;
+  /** Creates (or replaces) a role in an account. */
+  addRole(accountId: string, role: RoleInput): void;
+  /** Gives an account the scenario's member roles again (e.g. an `unassumableAccounts` one, once fixed). */
+  provisionRoles(accountId: string): void;
   /** Replaces the fault configuration. */
   setFaults(faults: FaultOptions): void;
   close(): Promise<void>;
@@ -93,6 +121,8 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       membersOfOtherAdministrator: options.membersOfOtherAdministrator ?? [],
       maxMembers: options.maxMembers ?? 5000,
       invitationDelayMs: options.invitationDelayMs ?? 0,
+      emailVerificationMs: options.emailVerificationMs ?? 0,
+      emailVerificationFailures: options.emailVerificationFailures ?? [],
     },
     faults,
     counters,
@@ -100,10 +130,34 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   );
   const guardDuty = new GuardDutyService(state, { missingEmail: options.missingEmail ?? "bad-request" });
   const organizations = new OrganizationsService(organization);
-  const credentials = new Map(Object.entries(options.credentials ?? {}));
-  const sts = new StsService(organization, options, seed, (accessKeyId, accountId) =>
-    credentials.set(accessKeyId, accountId),
+  const identities = new Identities((accountId) =>
+    organization.get(accountId) === undefined ? undefined : organization.id,
   );
+  identities.registerAdministrator(ADMINISTRATOR_ACCESS_KEY_ID, organization.administratorAccountId);
+  for (const [accessKeyId, accountId] of Object.entries(options.credentials ?? {})) {
+    identities.registerAdministrator(accessKeyId, accountId);
+  }
+  for (const [accessKeyId, principal] of Object.entries(options.principals ?? {})) {
+    identities.register(accessKeyId, principal);
+  }
+  const memberRoles = options.memberRoles ?? [
+    organizationAccountAccessRole(organization.managementAccountId),
+  ];
+  const unassumable = new Set(options.unassumableAccounts ?? []);
+  /** Gives accounts the scenario's roles (at start, and accounts added later). */
+  const provision = (accounts: readonly OrgAccount[]): OrgAccount[] => {
+    for (const account of accounts) {
+      if (unassumable.has(account.id)) continue;
+      for (const role of memberRoles) {
+        const input = role(account);
+        if (input) identities.addRole(account.id, input);
+      }
+    }
+    return [...accounts];
+  };
+  provision(organization.list());
+  const authorizer = new Authorizer(options.onAuthorization);
+  const sts = new StsService(organization, identities, authorizer, seed, now);
 
   /** What `dispatch` resolved, for the exchange log. */
   interface Resolved {
@@ -116,34 +170,56 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     res: ServerResponse,
     resolved: Resolved,
   ): Promise<void> => {
-    const caller = credentials.get(request.accessKeyId ?? "") ?? organization.administratorAccountId;
+    const principal = identities.principal(request.accessKeyId);
+    const expired = principal?.expiresAt !== undefined && principal.expiresAt <= now();
     if (isStsRequest(request)) {
       // STS is a means to reach member accounts, not a service under test: no faults, just counted.
       resolved.service = "sts";
-      const call = sts.route(request, caller);
+      const call = sts.route(request);
       if (call instanceof SandboxError) return sts.writeError(res, call);
       resolved.operation = call.operation;
+      if (!principal) return sts.writeError(res, sts.invalidToken());
+      if (expired) return sts.writeError(res, sts.expiredToken());
       counters.recordCall(call.operation, request.region);
       try {
-        return sts.writeResult(res, call.run());
+        return sts.writeResult(res, await call.run(principal));
       } catch (error) {
         if (!(error instanceof SandboxError)) throw error;
+        if (error.code === "AccessDenied") counters.recordDenial(call.operation, request.region);
         return sts.writeError(res, error);
       }
     }
     const service: WireService = isOrganizationsRequest(request) ? organizations : guardDuty;
     resolved.service = service.name;
-    const call = service.route(request, caller);
+    if (!principal) return service.writeError(res, service.unrecognizedClient());
+    if (expired) return service.writeError(res, service.expiredToken());
+    const { region } = request;
+    // An opt-in region the caller's account has not enabled does not know its credentials at all.
+    if (service.name === "guardduty" && !organization.regionEnabled(principal.accountId, region)) {
+      return service.writeError(res, service.unrecognizedClient());
+    }
+    const call = service.route(request, principal.accountId);
     if (call instanceof SandboxError) {
       service.writeError(res, call);
       return;
     }
     const { operation } = call;
     resolved.operation = operation;
-    const { region } = request;
     counters.recordCall(operation, region);
     await sleep(faults.latencyMs(service.name));
-    const admission = faults.admit(service.name, operation, region, caller);
+    for (const needed of [{ action: call.action, resource: call.resource }, ...(call.alsoNeeds?.() ?? [])]) {
+      const decision = await authorizer.authorize({
+        principal,
+        action: needed.action,
+        resource: needed.resource,
+        context: { "aws:RequestedRegion": region, ...needed.context },
+      });
+      if (!decision.allowed) {
+        counters.recordDenial(operation, region);
+        return service.writeError(res, service.accessDenied(decision.message));
+      }
+    }
+    const admission = faults.admit(service.name, operation, region, principal.accountId);
     if (admission === "throttle") {
       counters.recordThrottle(operation, region);
       service.writeError(res, service.throttlingError());
@@ -223,7 +299,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     }),
     accounts: () => organization.list(),
     addAccounts: (accounts) =>
-      "count" in accounts ? organization.addGenerated(accounts.count) : organization.add(accounts),
+      provision("count" in accounts ? organization.addGenerated(accounts.count) : organization.add(accounts)),
     status: (accountId, region) => state.member(administratorAccountId, region, accountId)?.status,
     memberStatuses: () => {
       const out: Record<string, Record<string, RelationshipStatus>> = {};
@@ -236,7 +312,18 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     },
     detectorId: (accountId, region) => state.detector(accountId, region)?.id,
     registerCredentials: (accessKeyId, accountId) => {
-      credentials.set(accessKeyId, accountId);
+      identities.registerAdministrator(accessKeyId, accountId);
+    },
+    registerPrincipal: (accessKeyId, principal) => {
+      identities.register(accessKeyId, principal);
+    },
+    addRole: (accountId, role) => {
+      identities.addRole(accountId, role);
+    },
+    provisionRoles: (accountId) => {
+      unassumable.delete(accountId);
+      const account = organization.get(accountId);
+      if (account) provision([account]);
     },
     setFaults: (next) => faults.configure(next),
     close: async () => {
