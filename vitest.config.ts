@@ -1,13 +1,32 @@
+import { join } from "node:path";
 import { defineConfig } from "vitest/config";
+
+/**
+ * Three tiers, runnable alone (`npm run test:unit`, `test:integration`, `test:config`); `npm test` runs
+ * them in that order. The integration tier records every IAM decision of its sandboxes
+ * (`SANDBOX_CALL_LOG`); the config tier replays those calls against the packaged template.
+ */
+export const SANDBOX_CALL_LOG = join(import.meta.dirname, "node_modules", ".cache", "sandbox-calls.jsonl");
 
 export default defineConfig({
   test: {
-    include: ["test/**/*.test.ts"],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     // Integration tests start servers on free loopback ports; keep workers few on a 2-core machine.
     maxWorkers: 2,
     // Lambda runs Node 22; the SDK's notice about Node 20 on developer machines is noise in test output.
-    env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true" },
+    env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true", SANDBOX_CALL_LOG },
+    projects: [
+      { extends: true, test: { name: "unit", include: ["test/unit/**/*.test.ts"] } },
+      {
+        extends: true,
+        test: {
+          name: "integration",
+          include: ["test/integration/**/*.test.ts"],
+          globalSetup: ["test/support/call-log-setup.ts"],
+        },
+      },
+      { extends: true, test: { name: "config", include: ["test/config/**/*.test.ts"] } },
+    ],
   },
 });

@@ -54,22 +54,6 @@ function statements(): { owner: string; statement: Statement }[] {
   });
 }
 
-/**
- * Actions the Service Authorization Reference lists with no resource type: `Resource: "*"` is the only
- * way to grant them. Everything else must name its resources.
- */
-const NO_RESOURCE_TYPE = new Set([
-  "guardduty:ListDetectors",
-  "guardduty:CreateDetector",
-  "guardduty:ListInvitations",
-  "guardduty:ListOrganizationAdminAccounts",
-  "organizations:ListAccounts",
-  "organizations:ListRoots",
-  "organizations:DescribeOrganization",
-  "sts:GetCallerIdentity",
-  "cloudwatch:PutMetricData",
-]);
-
 beforeAll(async () => {
   packaged = await packageIsolated([
     "--stage",
@@ -99,32 +83,8 @@ describe("least privilege", () => {
     // without TLS, the standard TLS-only pattern; a Deny grants nothing.
   });
 
-  it("uses Resource '*' only for actions without a resource type, in their own statements limited by aws:RequestedRegion", () => {
-    const wildcards = statements().filter(
-      ({ statement }) => statement.Effect === "Allow" && list(statement.Resource).includes("*"),
-    );
-
-    for (const { statement } of wildcards) {
-      for (const action of list(statement.Action)) expect(NO_RESOURCE_TYPE).toContain(action);
-      expect(statement.Resource).toBe("*");
-      expect(statement.Condition?.StringEquals).toHaveProperty(["aws:RequestedRegion"]);
-    }
-    expect(wildcards.flatMap(({ statement }) => list(statement.Action))).toEqual(
-      expect.arrayContaining(["guardduty:ListDetectors", "organizations:ListAccounts"]),
-    );
-  });
-
-  it("limits the regional GuardDuty permissions to the configured regions and Organizations to its us-east-1 endpoint", () => {
-    const role = statements().filter(({ owner }) => owner === "IamRoleLambdaExecution");
-    const regionsOf = (action: string) =>
-      role.find(({ statement }) => list(statement.Action).includes(action))?.statement.Condition
-        ?.StringEquals?.["aws:RequestedRegion"];
-
-    for (const action of ["guardduty:ListDetectors", "guardduty:CreateMembers", "guardduty:InviteMembers"]) {
-      expect(regionsOf(action)).toEqual({ "Fn::Split": [",", "us-east-1,eu-west-1"] });
-    }
-    expect(regionsOf("organizations:ListAccounts")).toBe("us-east-1");
-  });
+  // Resource types, regions and what each role may and may not do: test/config/iam.test.ts, which
+  // simulates the policies with the Service Authorization Reference.
 });
 
 describe("queues", () => {

@@ -44,16 +44,10 @@ describe("packaged reconcile function", () => {
     });
   });
 
-  it("may list members only on the administrator's detectors and send to the onboarding queue", () => {
-    const role = props("IamRoleLambdaExecution") as {
-      Policies: { PolicyDocument: { Statement: { Action: string[]; Resource: unknown }[] } }[];
-    };
-    const statements = role.Policies.flatMap((policy) => policy.PolicyDocument.Statement);
-    const listMembers = statements.find((statement) => statement.Action.includes("guardduty:ListMembers"));
-    const send = statements.find((statement) => statement.Action.includes("sqs:SendMessage"));
-
-    expect(JSON.stringify(listMembers?.Resource)).toContain(":detector/*");
-    expect(send?.Resource).toEqual(expect.arrayContaining([{ "Fn::GetAtt": ["OnboardingQueue", "Arn"] }]));
+  it("runs with a role of its own, not the onboard function's (what it may do: test/config/iam.test.ts)", () => {
+    expect(props("ReconcileLambdaFunction").Role).toEqual({ "Fn::GetAtt": ["ReconcileRole", "Arn"] });
+    expect(props("OnboardLambdaFunction").Role).toEqual({ "Fn::GetAtt": ["OnboardRole", "Arn"] });
+    expect(resources().IamRoleLambdaExecution).toBeUndefined();
   });
 
   it("loads as ESM and enqueues the organization's missing accounts from the local stack", async () => {
@@ -72,7 +66,7 @@ describe("packaged reconcile function", () => {
       sandbox: { seed: 3, accountCount: 0, accounts: [{ id: "520000000001" }] },
     });
     try {
-      Object.assign(process.env, local.functionEnv, { POWERTOOLS_LOG_LEVEL: "SILENT" });
+      Object.assign(process.env, local.roleEnv("reconcile"), { POWERTOOLS_LOG_LEVEL: "SILENT" });
       const artifact = pathToFileURL(join(artifactDir, "functions", "reconcile.mjs")).href;
 
       // Act

@@ -62,6 +62,7 @@ describe("member-side acceptance", () => {
       region: "eu-west-1",
       credentials: { accessKeyId: "member-key", secretAccessKey: "x" },
     });
+    stack.sandbox.registerCredentials("member-key", member);
     const { DetectorId } = await memberClient.send(new CreateDetectorCommand({ Enable: true }));
 
     await onboard(stack, [member]);
@@ -73,8 +74,7 @@ describe("member-side acceptance", () => {
 
   it("dead-letters a member whose role cannot be assumed, and a replay after the fix resumes at acceptance", async () => {
     const [locked, open] = accountIds(2, 520000000000) as [string, string];
-    const unassumable = [locked];
-    const stack = await start([locked, open], { sandbox: { unassumableAccounts: unassumable } });
+    const stack = await start([locked, open], { sandbox: { unassumableAccounts: [locked] } });
 
     await onboard(stack, [locked, open]);
 
@@ -86,8 +86,8 @@ describe("member-side acceptance", () => {
     expect(REGIONS.map((region) => stack.sandbox.status(locked, region))).toEqual(["Invited", "Invited"]);
     expect(REGIONS.map((region) => stack.sandbox.status(open, region))).toEqual(["Enabled", "Enabled"]);
 
-    // The operator fixes the role and replays the dead letters' requests.
-    unassumable.length = 0;
+    // The operator deploys the member role there (its StackSet instance) and replays the dead letters' requests.
+    stack.sandbox.provisionRoles(locked);
     const requests = letters.map((letter) => ({
       ...(letter.body as { request: object }).request,
       attempt: 0,

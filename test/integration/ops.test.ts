@@ -15,6 +15,7 @@ import { run } from "../../cli/main.ts";
 import { accountCreatedEvent, publish } from "../../local/inputs.ts";
 import { type LocalStack, type LocalStackOptions, startLocalStack } from "../../local/local-stack.ts";
 import { peekDeadLetters } from "../../local/summary.ts";
+import { ADMINISTRATOR_ACCESS_KEY_ID } from "../../sandbox/identity.ts";
 import { lambdaContext } from "../support/lambda.ts";
 
 /**
@@ -60,7 +61,7 @@ async function cli(stack: LocalStack, ...argv: string[]) {
   const code = await run(argv, {
     stdout: { write: (text: string) => (stdout += text) },
     stderr: { write: (text: string) => (stderr += text) },
-    env: stack.functionEnv,
+    env: stack.env,
   });
   return { code, stdout, stderr };
 }
@@ -126,7 +127,8 @@ function guardduty(stack: LocalStack, region: string): GuardDutyClient {
   return new GuardDutyClient({
     region,
     endpoint: stack.sandbox.url,
-    credentials: { accessKeyId: "local", secretAccessKey: "local" },
+    // The administrator account's break-glass user: the test plays the people around the pipeline.
+    credentials: { accessKeyId: ADMINISTRATOR_ACCESS_KEY_ID, secretAccessKey: "local" },
   });
 }
 
@@ -373,7 +375,7 @@ describe("gd-onboard backfill", () => {
       deadLetter(A, "us-east-1", "access-denied"),
     ]);
     const exec = promisify(execFile);
-    const env = { ...process.env, ...stack.functionEnv };
+    const env = { ...process.env, ...stack.env };
 
     const help = await exec("cli/gd-onboard.mjs", ["--help"], { env });
     const list = await exec("cli/gd-onboard.mjs", ["dlq", "list", "--local", "--account", A], { env });
@@ -390,7 +392,7 @@ describe("reconcile function", () => {
     const stack = await start({ accounts: [A, B], withoutFunction: false });
     await makeMembers(stack, REGIONS, [A, B, stack.sandbox.managementAccountId], true);
     stack.sandbox.addAccounts([{ id: C }]);
-    Object.assign(process.env, stack.functionEnv, { POWERTOOLS_LOG_LEVEL: "SILENT" });
+    Object.assign(process.env, stack.roleEnv("reconcile"), { POWERTOOLS_LOG_LEVEL: "SILENT" });
     const { handler } = await import("../../functions/reconcile.ts");
 
     // Act

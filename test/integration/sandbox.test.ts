@@ -602,7 +602,7 @@ describe("other clients", () => {
     const endpoints = sandbox.env();
     Object.assign(process.env, endpoints);
     const client = new GuardDutyClient({
-      region: "me-south-1",
+      region: "ap-northeast-3",
       credentials: { accessKeyId: "AKIDADMINISTRATOR", secretAccessKey: "sandbox" },
     });
     const org = new OrganizationsClient({
@@ -619,7 +619,7 @@ describe("other clients", () => {
       // Assess
       expect(detectors.DetectorIds).toHaveLength(1);
       expect(accounts.Accounts).toHaveLength(1);
-      expect(sandbox.counters.calls("ListDetectors", "me-south-1")).toBe(1);
+      expect(sandbox.counters.calls("ListDetectors", "ap-northeast-3")).toBe(1);
     } finally {
       for (const name of Object.keys(endpoints)) {
         delete process.env[name];
@@ -633,7 +633,7 @@ describe("other clients", () => {
     const env = {
       PATH: process.env.PATH,
       HOME: process.env.HOME,
-      AWS_ACCESS_KEY_ID: "AKIDCLI",
+      AWS_ACCESS_KEY_ID: "AKIDADMINISTRATOR",
       AWS_SECRET_ACCESS_KEY: "sandbox",
       AWS_CONFIG_FILE: "/nonexistent",
       AWS_SHARED_CREDENTIALS_FILE: "/nonexistent",
@@ -670,6 +670,7 @@ describe("client observation (createClients) over the wire", () => {
     const throttling = await startSandbox({
       seed: 3,
       faults: { guardDutyThrottle: { ratePerSecond: 1, burst: 1 } },
+      credentials: { observer: "222222222222" },
     });
     const seen: { api: string; throttled: boolean }[] = [];
     const environment = {

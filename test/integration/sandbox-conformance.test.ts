@@ -1,0 +1,566 @@
+/**
+ * Wire conformance of the sandbox against AWS's own API models (botocore), through an oracle this project did
+ * not write the rules of: every operation the sandbox implements is driven with the real AWS SDK v3 clients
+ * through its success path and its error paths (bad input, unknown detector, limits, bad pagination tokens,
+ * throttling, server errors), every request and response is recorded with `onExchange`, and each one is
+ * checked against the model by test/support/aws-model.ts.
+ *
+ * A request this test breaks on purpose (e.g. 51 ids) must be flagged by the oracle and refused by the
+ * sandbox; every response, error or not, must conform.
+ */
+import { writeFileSync } from "node:fs";
+import {
+  AcceptAdministratorInvitationCommand,
+  type AcceptAdministratorInvitationCommandInput,
+  AcceptInvitationCommand,
+  CreateDetectorCommand,
+  type CreateDetectorCommandInput,
+  CreateMembersCommand,
+  DeclineInvitationsCommand,
+  DeleteDetectorCommand,
+  DeleteInvitationsCommand,
+  DeleteMembersCommand,
+  DisassociateFromAdministratorAccountCommand,
+  DisassociateFromMasterAccountCommand,
+  DisassociateMembersCommand,
+  GetAdministratorAccountCommand,
+  GetDetectorCommand,
+  GetInvitationsCountCommand,
+  GetMasterAccountCommand,
+  GetMembersCommand,
+  GuardDutyClient,
+  InviteMembersCommand,
+  ListDetectorsCommand,
+  ListInvitationsCommand,
+  ListMembersCommand,
+  StartMonitoringMembersCommand,
+  StopMonitoringMembersCommand,
+  UpdateDetectorCommand,
+} from "@aws-sdk/client-guardduty";
+import {
+  DescribeAccountCommand,
+  DescribeOrganizationCommand,
+  ListAccountsCommand,
+  OrganizationsClient,
+} from "@aws-sdk/client-organizations";
+import { AssumeRoleCommand, GetCallerIdentityCommand, STSClient } from "@aws-sdk/client-sts";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { FaultOptions } from "../../sandbox/faults.ts";
+import { type Exchange, type Sandbox, startSandbox } from "../../sandbox/server.ts";
+import {
+  loadModel,
+  type Model,
+  skippedPatterns,
+  validateRequest,
+  validateResponse,
+} from "../support/aws-model.ts";
+
+const SEED = 5;
+const REGION = "us-west-2";
+const NO_DETECTOR_REGION = "ap-south-1";
+const ADMIN_KEY = "AKIDCONFORMANCEADMIN";
+const MANAGEMENT_KEY = "AKIDCONFORMANCEMANAGEMENT";
+const UNKNOWN_DETECTOR = "0".repeat(32);
+const models: Readonly<Record<string, Model>> = {
+  guardduty: loadModel("guardduty"),
+  organizations: loadModel("organizations"),
+  sts: loadModel("sts"),
+};
+
+/** One driven call (or a few): the exchanges it caused, and whether its request breaks the model on purpose. */
+interface Step {
+  readonly label: string;
+  readonly invalidRequest: boolean;
+  readonly exchanges: readonly Exchange[];
+}
+const recorded: Exchange[] = [];
+const steps: Step[] = [];
+const clients: { destroy(): void }[] = [];
+let sandbox: Sandbox;
+
+/**
+ * The operations the sandbox implements, by probing: each operation of each model is sent once, as its
+ * protocol addresses it, to a throw-away sandbox, and counts when the sandbox resolves it to that name.
+ */
+async function probeImplemented(): Promise<{ implemented: string[]; misrouted: string[] }> {
+  const seen: Exchange[] = [];
+  const probe = await startSandbox({ seed: SEED, onExchange: (exchange) => seen.push(exchange) });
+  probe.registerCredentials(ADMIN_KEY, probe.administratorAccountId);
+  const signed = (service: string) => ({
+    authorization: `AWS4-HMAC-SHA256 Credential=${ADMIN_KEY}/20260101/${REGION}/${service}/aws4_request, SignedHeaders=host, Signature=0`,
+  });
+  const implemented: string[] = [];
+  const misrouted: string[] = [];
+  try {
+    for (const [service, model] of Object.entries(models)) {
+      for (const [operation, { http }] of Object.entries(model.operations)) {
+        const before = seen.length;
+        if (service === "guardduty") {
+          const path = http.requestUri.replace(/\{[^}]+\}/g, "probe");
+          const body = http.method === "GET" || http.method === "HEAD" ? undefined : "{}";
+          await fetch(`${probe.url}${path}`, { method: http.method, headers: signed(service), body });
+        } else if (service === "organizations") {
+          const target = `${model.metadata.targetPrefix}.${operation}`;
+          const headers = {
+            ...signed(service),
+            "x-amz-target": target,
+            "content-type": "application/x-amz-json-1.1",
+          };
+          await fetch(probe.url, { method: "POST", headers, body: "{}" });
+        } else {
+          const headers = { ...signed(service), "content-type": "application/x-www-form-urlencoded" };
+          const body = new URLSearchParams({
+            Action: operation,
+            Version: model.metadata.apiVersion,
+          }).toString();
+          await fetch(probe.url, { method: "POST", headers, body });
+        }
+        await new Promise((resolve) => setImmediate(resolve));
+        const resolved = seen.slice(before).find((exchange) => exchange.operation !== undefined)?.operation;
+        if (resolved === operation) implemented.push(`${service}:${operation}`);
+        else if (resolved !== undefined) misrouted.push(`${service}:${operation} resolved to ${resolved}`);
+      }
+    }
+  } finally {
+    await probe.close();
+  }
+  return { implemented: implemented.sort(), misrouted };
+}
+
+// Probed before the tests are collected, so that each implemented operation gets a test of its own.
+const { implemented, misrouted } = await probeImplemented();
+
+/** Runs one call; its rejection is the point of an error path, so it is swallowed: the oracle judges it. */
+async function step<T>(
+  label: string,
+  call: () => Promise<T>,
+  options: { invalidRequest?: boolean; faults?: FaultOptions } = {},
+): Promise<T | undefined> {
+  if (options.faults) sandbox.setFaults(options.faults);
+  const start = recorded.length;
+  let result: T | undefined;
+  try {
+    result = await call();
+  } catch {
+    result = undefined;
+  } finally {
+    if (options.faults) sandbox.setFaults({});
+  }
+  await new Promise((resolve) => setImmediate(resolve)); // the sandbox reports an exchange on "finish"
+  steps.push({ label, invalidRequest: options.invalidRequest ?? false, exchanges: recorded.slice(start) });
+  return result;
+}
+
+/** The same call throttled, then answered with a server error (GuardDuty and Organizations inject faults). */
+async function faultPaths(
+  service: "guardduty" | "organizations",
+  operation: string,
+  call: () => Promise<unknown>,
+) {
+  const throttle = { ratePerSecond: 0, burst: 0 };
+  await step(`${operation} throttled`, call, {
+    faults:
+      service === "guardduty"
+        ? { guardDutyThrottle: { ...throttle, operations: [operation] } }
+        : { organizationsThrottle: throttle },
+  });
+  await step(`${operation} server error`, call, {
+    faults: { serverErrorRate: 1, serverErrorOperations: [operation] },
+  });
+}
+
+function guardDuty(accessKeyId = ADMIN_KEY, region = REGION): GuardDutyClient {
+  const client = new GuardDutyClient({
+    region,
+    endpoint: sandbox.url,
+    credentials: { accessKeyId, secretAccessKey: "sandbox" },
+    maxAttempts: 1,
+  });
+  clients.push(client);
+  return client;
+}
+
+/** A GuardDuty client signed as a member account (one per account). */
+const members = new Map<string, GuardDutyClient>();
+function member(accountId: string): GuardDutyClient {
+  let client = members.get(accountId);
+  if (client === undefined) {
+    sandbox.registerCredentials(`AKIDMEMBER${accountId}`, accountId);
+    client = guardDuty(`AKIDMEMBER${accountId}`);
+    members.set(accountId, client);
+  }
+  return client;
+}
+
+const details = (ids: readonly string[]) =>
+  ids.map((AccountId) => ({ AccountId, Email: `owner+${AccountId}@example.com` }));
+/** 51 well-formed account ids: one more than every GuardDuty member API takes. */
+const ids51 = Array.from({ length: 51 }, (_, i) => String(100_000_000_000 + i));
+
+async function driveGuardDuty(workloads: readonly string[]): Promise<void> {
+  const [m1 = "", m2 = "", m3 = "", m4 = "", m5 = "", m6 = "", outsider = "", m7 = ""] = workloads;
+  const admin = guardDuty();
+
+  const listed = await step("ListDetectors", () => admin.send(new ListDetectorsCommand({})));
+  const DetectorId = listed?.DetectorIds?.[0] ?? "";
+  await step("ListDetectors MaxResults 1", () => admin.send(new ListDetectorsCommand({ MaxResults: 1 })));
+  const off = guardDuty(ADMIN_KEY, NO_DETECTOR_REGION);
+  await step("ListDetectors where GuardDuty is off", () => off.send(new ListDetectorsCommand({})));
+  await step("ListDetectors MaxResults 51", () => admin.send(new ListDetectorsCommand({ MaxResults: 51 })), {
+    invalidRequest: true,
+  });
+  await step("ListDetectors bad NextToken", () =>
+    admin.send(new ListDetectorsCommand({ NextToken: "nope" })),
+  );
+  await faultPaths("guardduty", "ListDetectors", () => admin.send(new ListDetectorsCommand({})));
+
+  const createDetector = (accountId: string, input: CreateDetectorCommandInput = { Enable: true }) =>
+    member(accountId).send(new CreateDetectorCommand(input));
+  const d1 = (await step("CreateDetector", () => createDetector(m1)))?.DetectorId ?? "";
+  await step("CreateDetector again", () => createDetector(m1));
+  await step("CreateDetector without Enable", () => createDetector(m6, {} as CreateDetectorCommandInput), {
+    invalidRequest: true,
+  });
+  await faultPaths("guardduty", "CreateDetector", () => createDetector(m6));
+
+  await step("GetDetector", () => admin.send(new GetDetectorCommand({ DetectorId })));
+  await step("GetDetector unknown detector", () =>
+    admin.send(new GetDetectorCommand({ DetectorId: UNKNOWN_DETECTOR })),
+  );
+  await faultPaths("guardduty", "GetDetector", () => admin.send(new GetDetectorCommand({ DetectorId })));
+
+  const update = (input: Partial<ConstructorParameters<typeof UpdateDetectorCommand>[0]>) =>
+    admin.send(new UpdateDetectorCommand({ DetectorId, ...input }));
+  await step("UpdateDetector", () => update({ Enable: true, FindingPublishingFrequency: "SIX_HOURS" }));
+  await step("UpdateDetector unknown detector", () => update({ DetectorId: UNKNOWN_DETECTOR, Enable: true }));
+  await step(
+    "UpdateDetector unknown frequency",
+    () => update({ FindingPublishingFrequency: "HOURLY" as never }),
+    {
+      invalidRequest: true,
+    },
+  );
+  await faultPaths("guardduty", "UpdateDetector", () => update({ Enable: true }));
+
+  const d7 = (await step("CreateDetector to delete", () => createDetector(m7)))?.DetectorId ?? "";
+  const remove = (detector: string) => member(m7).send(new DeleteDetectorCommand({ DetectorId: detector }));
+  await step("DeleteDetector", () => remove(d7));
+  await step("DeleteDetector again", () => remove(d7));
+  await faultPaths("guardduty", "DeleteDetector", () => remove(d7));
+
+  const create = (AccountDetails: ReturnType<typeof details>, detector = DetectorId) =>
+    admin.send(new CreateMembersCommand({ DetectorId: detector, AccountDetails }));
+  await step("CreateMembers", () => create(details([m1, m2, m3, m4, m5])));
+  await step("CreateMembers already a member", () => create(details([m1])));
+  await step("CreateMembers internal error", () => create(details([m6])), {
+    faults: { internalErrorRate: 1 },
+  });
+  await step("CreateMembers unknown detector", () => create(details([m6]), UNKNOWN_DETECTOR));
+  await step("CreateMembers 51 accounts", () => create(details(ids51)), { invalidRequest: true });
+  await step("CreateMembers without Email", () => create([{ AccountId: m6 } as never]), {
+    invalidRequest: true,
+  });
+  await faultPaths("guardduty", "CreateMembers", () => create(details([m6])));
+
+  const invite = (AccountIds: string[], detector = DetectorId) =>
+    admin.send(new InviteMembersCommand({ DetectorId: detector, AccountIds }));
+  await step("InviteMembers", () => invite([m1, m2, m3, m4, m5]));
+  await step("InviteMembers already invited", () => invite([m1]));
+  await step("InviteMembers not a member", () => invite([outsider]));
+  await step("InviteMembers unknown detector", () => invite([m1], UNKNOWN_DETECTOR));
+  await step("InviteMembers 51 accounts", () => invite(ids51), { invalidRequest: true });
+  await faultPaths("guardduty", "InviteMembers", () => invite([m1]));
+
+  const list = (input: Partial<ConstructorParameters<typeof ListMembersCommand>[0]> = {}) =>
+    admin.send(new ListMembersCommand({ DetectorId, ...input }));
+  const page = await step("ListMembers page 1", () => list({ OnlyAssociated: "false", MaxResults: 2 }));
+  await step("ListMembers page 2", () =>
+    list({ OnlyAssociated: "false", MaxResults: 2, NextToken: page?.NextToken }),
+  );
+  await step("ListMembers bad NextToken", () => list({ NextToken: "nope" }));
+  await step("ListMembers MaxResults 0", () => list({ MaxResults: 0 }), { invalidRequest: true });
+  await step("ListMembers OnlyAssociated maybe", () => list({ OnlyAssociated: "maybe" }));
+  await step("ListMembers unknown detector", () => list({ DetectorId: UNKNOWN_DETECTOR }));
+  await faultPaths("guardduty", "ListMembers", () => list());
+
+  const get = (AccountIds: string[], detector = DetectorId) =>
+    admin.send(new GetMembersCommand({ DetectorId: detector, AccountIds }));
+  await step("GetMembers", () => get([m1, outsider]));
+  await step("GetMembers unknown detector", () => get([m1], UNKNOWN_DETECTOR));
+  await step("GetMembers no ids", () => get([]), { invalidRequest: true });
+  await step("GetMembers 51 accounts", () => get(ids51), { invalidRequest: true });
+  await faultPaths("guardduty", "GetMembers", () => get([m1]));
+
+  const invitations = (accountId: string, input = {}) =>
+    member(accountId).send(new ListInvitationsCommand(input));
+  const received = await step("ListInvitations", () => invitations(m1));
+  await step("ListInvitations MaxResults 51", () => invitations(m1, { MaxResults: 51 }), {
+    invalidRequest: true,
+  });
+  await step("ListInvitations bad NextToken", () => invitations(m1, { NextToken: "nope" }));
+  await faultPaths("guardduty", "ListInvitations", () => invitations(m1));
+
+  const accept = (accountId: string, input: AcceptAdministratorInvitationCommandInput) =>
+    member(accountId).send(new AcceptAdministratorInvitationCommand(input));
+  const AdministratorId = sandbox.administratorAccountId;
+  const InvitationId = received?.Invitations?.[0]?.InvitationId ?? "";
+  await step("AcceptAdministratorInvitation", () =>
+    accept(m1, { DetectorId: d1, AdministratorId, InvitationId }),
+  );
+  await step("AcceptAdministratorInvitation bad invitation", () =>
+    accept(m1, { DetectorId: d1, AdministratorId, InvitationId: "nope" }),
+  );
+  await step("AcceptAdministratorInvitation without ids", () => accept(m1, { DetectorId: d1 } as never), {
+    invalidRequest: true,
+  });
+  await faultPaths("guardduty", "AcceptAdministratorInvitation", () =>
+    accept(m1, { DetectorId: d1, AdministratorId, InvitationId }),
+  );
+
+  const d2 = (await step("CreateDetector for m2", () => createDetector(m2)))?.DetectorId ?? "";
+  const second = await step("ListInvitations for m2", () => invitations(m2));
+  const acceptOld = (InvitationId: string) =>
+    member(m2).send(new AcceptInvitationCommand({ DetectorId: d2, MasterId: AdministratorId, InvitationId }));
+  await step("AcceptInvitation", () => acceptOld(second?.Invitations?.[0]?.InvitationId ?? ""));
+  await step("AcceptInvitation bad invitation", () => acceptOld("nope"));
+  await faultPaths("guardduty", "AcceptInvitation", () => acceptOld("nope"));
+
+  const count = () => member(m3).send(new GetInvitationsCountCommand({}));
+  await step("GetInvitationsCount", count);
+  await faultPaths("guardduty", "GetInvitationsCount", count);
+  type Answer = (client: GuardDutyClient, AccountIds: string[]) => Promise<unknown>;
+  const answers: [string, Answer, string][] = [
+    ["DeclineInvitations", (c, AccountIds) => c.send(new DeclineInvitationsCommand({ AccountIds })), m4],
+    ["DeleteInvitations", (c, AccountIds) => c.send(new DeleteInvitationsCommand({ AccountIds })), m5],
+  ];
+  for (const [operation, send, accountId] of answers) {
+    await step(operation, () => send(member(accountId), [AdministratorId]));
+    await step(`${operation} no such invitation`, () => send(member(accountId), [outsider]));
+    await step(`${operation} 51 accounts`, () => send(member(accountId), ids51), { invalidRequest: true });
+    await faultPaths("guardduty", operation, () => send(member(accountId), [AdministratorId]));
+  }
+
+  const lone = (
+    await step("CreateDetector for an account with no administrator", () => createDetector(outsider))
+  )?.DetectorId;
+  type Ask = (client: GuardDutyClient, DetectorId: string) => Promise<unknown>;
+  const administratorQueries: [string, Ask, string, string][] = [
+    [
+      "GetAdministratorAccount",
+      (c, id) => c.send(new GetAdministratorAccountCommand({ DetectorId: id })),
+      m1,
+      d1,
+    ],
+    ["GetMasterAccount", (c, id) => c.send(new GetMasterAccountCommand({ DetectorId: id })), m2, d2],
+  ];
+  for (const [operation, send, accountId, detector] of administratorQueries) {
+    const ask = (who: string, DetectorId = "") => send(member(who), DetectorId);
+    await step(operation, () => ask(accountId, detector));
+    await step(`${operation} with no administrator`, () => ask(outsider, lone));
+    await step(`${operation} unknown detector`, () => ask(accountId, UNKNOWN_DETECTOR));
+    await faultPaths("guardduty", operation, () => ask(accountId, detector));
+  }
+
+  /** An administrator call on a batch of members: 1–50 ids (model `AccountIds`). */
+  type Batch = (AccountIds: string[], detector: string) => Promise<unknown>;
+  const batch = async (operation: string, call: Batch, accountId: string) => {
+    await step(operation, () => call([accountId], DetectorId));
+    await step(`${operation} not a member`, () => call([outsider], DetectorId));
+    await step(`${operation} unknown detector`, () => call([accountId], UNKNOWN_DETECTOR));
+    await step(`${operation} 51 accounts`, () => call(ids51, DetectorId), { invalidRequest: true });
+    await faultPaths("guardduty", operation, () => call([accountId], DetectorId));
+  };
+  await batch(
+    "StopMonitoringMembers",
+    (AccountIds, d) => admin.send(new StopMonitoringMembersCommand({ DetectorId: d, AccountIds })),
+    m1,
+  );
+  await batch(
+    "StartMonitoringMembers",
+    (AccountIds, d) => admin.send(new StartMonitoringMembersCommand({ DetectorId: d, AccountIds })),
+    m1,
+  );
+
+  // The members leave on their side: m1 accepted with AcceptAdministratorInvitation, m2 with AcceptInvitation.
+  const leave: [string, Ask, string, string][] = [
+    [
+      "DisassociateFromAdministratorAccount",
+      (c, id) => c.send(new DisassociateFromAdministratorAccountCommand({ DetectorId: id })),
+      m1,
+      d1,
+    ],
+    [
+      "DisassociateFromMasterAccount",
+      (c, id) => c.send(new DisassociateFromMasterAccountCommand({ DetectorId: id })),
+      m2,
+      d2,
+    ],
+  ];
+  for (const [operation, send, accountId, detector] of leave) {
+    await step(operation, () => send(member(accountId), detector));
+    await step(`${operation} again`, () => send(member(accountId), detector));
+    await step(`${operation} unknown detector`, () => send(member(accountId), UNKNOWN_DETECTOR));
+    await faultPaths("guardduty", operation, () => send(member(accountId), detector));
+  }
+
+  await batch(
+    "DisassociateMembers",
+    (AccountIds, d) => admin.send(new DisassociateMembersCommand({ DetectorId: d, AccountIds })),
+    m1,
+  );
+  await batch(
+    "DeleteMembers",
+    (AccountIds, d) => admin.send(new DeleteMembersCommand({ DetectorId: d, AccountIds })),
+    m1,
+  );
+}
+
+async function driveOrganizations(workloads: readonly string[]): Promise<void> {
+  const client = new OrganizationsClient({
+    region: "us-east-1",
+    endpoint: sandbox.url,
+    credentials: { accessKeyId: ADMIN_KEY, secretAccessKey: "sandbox" },
+    maxAttempts: 1,
+  });
+  clients.push(client);
+  const describeAccount = (AccountId: string) => client.send(new DescribeAccountCommand({ AccountId }));
+  await step("DescribeAccount", () => describeAccount(workloads[0] ?? ""));
+  await step("DescribeAccount not in the organization", () => describeAccount("000000000000"));
+  await step("DescribeAccount malformed id", () => describeAccount("abc"), { invalidRequest: true });
+  await faultPaths("organizations", "DescribeAccount", () => describeAccount(workloads[0] ?? ""));
+
+  const listAccounts = (input = {}) => client.send(new ListAccountsCommand(input));
+  const first = await step("ListAccounts page 1", () => listAccounts({ MaxResults: 20 }));
+  await step("ListAccounts page 2", () => listAccounts({ MaxResults: 20, NextToken: first?.NextToken }));
+  await step("ListAccounts MaxResults 21", () => listAccounts({ MaxResults: 21 }), { invalidRequest: true });
+  await step("ListAccounts MaxResults 0", () => listAccounts({ MaxResults: 0 }), { invalidRequest: true });
+  await step("ListAccounts bad NextToken", () => listAccounts({ NextToken: "nope" }));
+  await faultPaths("organizations", "ListAccounts", () => listAccounts());
+
+  await step("DescribeOrganization", () => client.send(new DescribeOrganizationCommand({})));
+  await faultPaths("organizations", "DescribeOrganization", () =>
+    client.send(new DescribeOrganizationCommand({})),
+  );
+}
+
+/** STS injects no faults (the sandbox treats it as a means, not a service under test): input and access errors. */
+async function driveSts(created: readonly string[]): Promise<void> {
+  const sts = (accessKeyId: string) => {
+    const credentials = { accessKeyId, secretAccessKey: "sandbox" };
+    const client = new STSClient({ region: REGION, endpoint: sandbox.url, credentials, maxAttempts: 1 });
+    clients.push(client);
+    return client;
+  };
+  // OrganizationAccountAccessRole exists in accounts Organizations created, and trusts the management account.
+  const management = sts(MANAGEMENT_KEY);
+  const target = created[0] ?? "";
+  const assume = (
+    accountId: string,
+    role = "OrganizationAccountAccessRole",
+    RoleSessionName = "conformance",
+  ) =>
+    management.send(
+      new AssumeRoleCommand({ RoleArn: `arn:aws:iam::${accountId}:role/${role}`, RoleSessionName }),
+    );
+  await step("AssumeRole", () => assume(target));
+  await step("AssumeRole a role the account does not have", () => assume(target, "NotThere"));
+  await step("AssumeRole outside the organization", () => assume("000000000000"));
+  await step("AssumeRole one-character session name", () => assume(target, undefined, "x"), {
+    invalidRequest: true,
+  });
+
+  await step("GetCallerIdentity", () => management.send(new GetCallerIdentityCommand({})));
+  await step("GetCallerIdentity unknown access key", () =>
+    sts("AKIDNOBODY").send(new GetCallerIdentityCommand({})),
+  );
+}
+
+/** The oracle's verdict on one exchange of a step. */
+function problemsOf(step: Step, exchange: Exchange): string[] {
+  const model = models[exchange.service];
+  const where = `${step.label} (HTTP ${exchange.status})`;
+  if (model === undefined || exchange.operation === undefined)
+    return [
+      `${where}: the sandbox resolved no operation for ${exchange.request.method} ${exchange.request.path}`,
+    ];
+  const request = validateRequest(model, exchange.operation, exchange.request);
+  const problems = validateResponse(model, exchange.operation, exchange).map(
+    (p) => `${where} response: ${p}`,
+  );
+  if (!step.invalidRequest) return [...request.map((p) => `${where} request: ${p}`), ...problems];
+  if (request.length === 0)
+    problems.unshift(`${where}: the request was meant to break the model, and does not`);
+  else if (exchange.status < 400)
+    problems.unshift(`${where}: accepted a request the model rejects: ${request.join("; ")}`);
+  return problems;
+}
+
+const exchangesOf = (key: string) =>
+  steps.flatMap((s) =>
+    s.exchanges.filter((x) => `${x.service}:${x.operation}` === key).map((x) => [s, x] as const),
+  );
+
+beforeAll(async () => {
+  sandbox = await startSandbox({
+    seed: SEED,
+    accountCount: 30,
+    onExchange: (exchange) => recorded.push(exchange),
+  });
+  sandbox.registerCredentials(ADMIN_KEY, sandbox.administratorAccountId);
+  sandbox.registerCredentials(MANAGEMENT_KEY, sandbox.managementAccountId);
+  const reserved = [sandbox.administratorAccountId, sandbox.managementAccountId];
+  const active = sandbox.accounts().filter((a) => a.state === "ACTIVE" && !reserved.includes(a.id));
+  const workloads = active.map((account) => account.id);
+  await driveGuardDuty(workloads);
+  await driveOrganizations(workloads);
+  await driveSts(active.filter((account) => account.joinedMethod === "CREATED").map((account) => account.id));
+});
+
+afterAll(async () => {
+  // CONFORMANCE_REPORT=<file> keeps every problem, by operation, for the non-conformance report.
+  const out = process.env.CONFORMANCE_REPORT;
+  if (out) {
+    const problems = Object.fromEntries(
+      implemented.map((key) => [key, exchangesOf(key).flatMap(([s, x]) => problemsOf(s, x))]),
+    );
+    writeFileSync(
+      out,
+      JSON.stringify(
+        {
+          problems,
+          skippedPatterns: [...skippedPatterns],
+          misrouted,
+          steps: steps.map((s) => `${s.label}: HTTP ${s.exchanges.map((x) => x.status).join(", ")}`),
+        },
+        null,
+        2,
+      ),
+    );
+  }
+  for (const client of clients) client.destroy();
+  await sandbox?.close();
+});
+
+describe("the sandbox's wire traffic against the botocore models", () => {
+  it("exercises exactly the operations the sandbox implements, each under its model name", () => {
+    // Act
+    const exercised = [...new Set(recorded.map((x) => `${x.service}:${x.operation}`))].sort();
+
+    // Assess
+    expect(implemented.length).toBeGreaterThan(0);
+    expect({ exercised, misrouted }).toEqual({ exercised: implemented, misrouted: [] });
+  });
+
+  it.each(implemented)("%s: went through a success and an error, and every exchange conforms", (key) => {
+    // Act
+    const exchanges = exchangesOf(key);
+    const problems = exchanges.flatMap(([s, x]) => problemsOf(s, x));
+
+    // Assess
+    expect({
+      success: exchanges.some(([, x]) => x.status < 300),
+      error: exchanges.some(([, x]) => x.status >= 400),
+      problems,
+    }).toEqual({ success: true, error: true, problems: [] });
+  });
+});
