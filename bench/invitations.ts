@@ -4,7 +4,7 @@
  * stamps publications with, so event → invitation needs no clock alignment.
  */
 import { GetMembersCommand, GuardDutyClient, ListDetectorsCommand } from "@aws-sdk/client-guardduty";
-import { LOCAL_CREDENTIALS } from "../local/sqs.ts";
+import { ADMINISTRATOR_ACCESS_KEY_ID } from "../sandbox/identity.ts";
 import type { Sandbox } from "../sandbox/server.ts";
 import { IDS_PER_GUARDDUTY_CALL } from "./lower-bound.ts";
 
@@ -21,7 +21,11 @@ export async function invitationTimes(
   sandbox.setFaults({});
   const times = new Map<string, number>();
   for (const region of regions) {
-    const client = new GuardDutyClient({ endpoint: sandbox.url, region, credentials: LOCAL_CREDENTIALS });
+    const client = new GuardDutyClient({
+      endpoint: sandbox.url,
+      region,
+      credentials: { accessKeyId: ADMINISTRATOR_ACCESS_KEY_ID, secretAccessKey: "local" },
+    });
     const { DetectorIds = [] } = await client.send(new ListDetectorsCommand({}));
     const detectorId = DetectorIds[0];
     if (!detectorId) continue;

@@ -14,7 +14,7 @@ import {
   ListDetectorsCommand,
 } from "@aws-sdk/client-guardduty";
 import { DescribeAccountCommand, OrganizationsClient } from "@aws-sdk/client-organizations";
-import { LOCAL_CREDENTIALS } from "../local/sqs.ts";
+import { ADMINISTRATOR_ACCESS_KEY_ID } from "../sandbox/identity.ts";
 
 export class NaiveOnboarding {
   readonly #organizations: OrganizationsClient;
@@ -24,7 +24,11 @@ export class NaiveOnboarding {
   failures = 0;
 
   constructor(endpoint: string, regions: readonly string[]) {
-    const common = { endpoint, credentials: LOCAL_CREDENTIALS };
+    // The administrator's own user runs the script (full access in its account).
+    const common = {
+      endpoint,
+      credentials: { accessKeyId: ADMINISTRATOR_ACCESS_KEY_ID, secretAccessKey: "local" },
+    };
     this.#organizations = new OrganizationsClient({ ...common, region: "us-east-1" });
     this.#guardduty = new Map(regions.map((region) => [region, new GuardDutyClient({ ...common, region })]));
   }

@@ -39,8 +39,9 @@ export const TARGET_HELP = `Target (one of):
   --stage STAGE       a deployed stage: the stack guardduty-onboarding-STAGE, whose outputs give
                       the queue URLs and the GuardDuty regions
   --region REGION     the region of that stack (default: AWS_REGION, else us-east-1)
-  --local             the local stack: the variables \`npm run sandbox\` prints (they are also used
-                      when they are set and no --stage is given)
+  --local             the local stack: the variables \`npm run sandbox\` prints when they are set
+                      (then also without --local, unless --stage is given), else the running
+                      \`npm run sandbox\`, found by itself
   --onboarding-queue-url URL, --dead-letter-queue-url URL
                       explicit queues, over the stage's or the local stack's`;
 

@@ -5,11 +5,13 @@ import { SQSClient } from "@aws-sdk/client-sqs";
 import { GetCallerIdentityCommand, STSClient } from "@aws-sdk/client-sts";
 import { CLIENT_DEFAULTS, type Clients, ORGANIZATIONS_REGION } from "#shared/clients";
 import { ACCOUNT_ID_PATTERN, REGION_PATTERN } from "#shared/ids";
+import { discoverLocalStack } from "../local/discovery.ts";
 import { CliError, explain, stackName, UsageError } from "./errors.ts";
 
 /**
  * Which pipeline a command acts on: a deployed stage (queue URLs and regions from its CloudFormation
- * outputs), the local stack (the variables `npm run sandbox` prints), or queue URLs given as flags —
+ * outputs), the local stack (the variables `npm run sandbox` prints, or — when they are not set — the
+ * running sandbox's own description of itself, `local/discovery.ts`), or queue URLs given as flags —
  * which also override the other two.
  */
 
@@ -62,10 +64,16 @@ export async function resolveTarget(
   env: Env,
   clientsFor: ClientFactory,
 ): Promise<{ target: Target; clients: CliClients }> {
-  const region = flags.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? DEFAULT_REGION;
-  if (!REGION_PATTERN.test(region)) throw new UsageError(`--region "${region}" is not a region name`);
+  if (flags.region !== undefined && !REGION_PATTERN.test(flags.region)) {
+    throw new UsageError(`--region "${flags.region}" is not a region name`);
+  }
   if (flags.local && flags.stage) throw new UsageError("--local and --stage name two targets: pick one");
-  const clients = clientsFor(region, env);
+  const local = !flags.stage && (flags.local || LOCAL_VARIABLES.every((name) => env[name]));
+  // The local stack's endpoints and credentials reach the clients too when it was discovered.
+  const targetEnv = local ? localEnvironment(env) : env;
+  const region = flags.region ?? targetEnv.AWS_REGION ?? targetEnv.AWS_DEFAULT_REGION ?? DEFAULT_REGION;
+  if (!REGION_PATTERN.test(region)) throw new UsageError(`--region "${region}" is not a region name`);
+  const clients = clientsFor(region, targetEnv);
   const explicit = {
     onboardingQueueUrl: url(flags["onboarding-queue-url"], "--onboarding-queue-url"),
     deadLetterQueueUrl: url(flags["dead-letter-queue-url"], "--dead-letter-queue-url"),
@@ -75,7 +83,7 @@ export async function resolveTarget(
 
   let base: Target;
   if (flags.stage) base = await stageTarget(flags.stage, region, clients.cloudformation);
-  else if (flags.local || LOCAL_VARIABLES.every((name) => env[name])) base = localTarget(env);
+  else if (local) base = localTarget(targetEnv);
   else if (explicit.onboardingQueueUrl || explicit.deadLetterQueueUrl) {
     base = { label: `the queues given (${region})`, region, regions: [], local: false };
   } else {
@@ -143,14 +151,29 @@ async function stageTarget(
   };
 }
 
-function localTarget(env: Env): Target {
+/**
+ * The local stack's environment: the variables `npm run sandbox` prints when they are set here, else
+ * those of the running sandbox, over this environment (its endpoints and credentials win: they are the
+ * ones its sandbox issued).
+ */
+function localEnvironment(env: Env): Env {
   const missing = LOCAL_VARIABLES.filter((name) => !env[name]);
-  if (missing.length > 0) {
-    throw new CliError(
-      `the local stack's environment is not set (${missing.join(", ")}): ` +
-        "run `npm run sandbox` in another shell and paste its exports into this one",
-    );
+  if (missing.length === 0) return env;
+  const discovery = discoverLocalStack(env);
+  if (discovery.description) {
+    const discovered = discovery.description.env;
+    const absent = LOCAL_VARIABLES.filter((name) => !discovered[name]);
+    if (absent.length > 0) throw new CliError(`${discovery.path} does not give ${absent.join(", ")}`);
+    return { ...env, ...discovered };
   }
+  throw new CliError(
+    `no local stack: ${discovery.reason}, and its variables are not set here (${missing.join(", ")}). ` +
+      "Start it: run `npm run sandbox` in another shell and paste its exports into this one, " +
+      "or just keep it running: --local finds it by itself",
+  );
+}
+
+function localTarget(env: Env): Target {
   const administratorAccountId = env.ADMINISTRATOR_ACCOUNT_ID || undefined;
   if (administratorAccountId && !ACCOUNT_ID_PATTERN.test(administratorAccountId)) {
     throw new CliError(`ADMINISTRATOR_ACCOUNT_ID "${administratorAccountId}" is not 12 digits`);

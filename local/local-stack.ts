@@ -9,7 +9,7 @@ import { GetQueueAttributesCommand } from "@aws-sdk/client-sqs";
 import type { AuthorizationRecord } from "../sandbox/iam.ts";
 import { type Sandbox, type SandboxOptions, startSandbox } from "../sandbox/server.ts";
 import { type Bundle, bundleFunction } from "./bundle.ts";
-import type { ResourceValue } from "./cloudformation.ts";
+import { type Deployment, type ResourceValue, TemplateEvaluator } from "./cloudformation.ts";
 import { type EventSourceFaults, LocalEventSource } from "./event-source.ts";
 import {
   type CredentialsEnv,
@@ -44,6 +44,8 @@ export interface LocalStackOptions {
   readonly withoutFunction?: boolean;
   /** The roles member accounts hold (default `documented`: member-role/template.yml's, deployed). */
   readonly memberRoles?: MemberRoleScenario;
+  /** The stack definition to run (default serverless.yml): a test may run a changed copy. */
+  readonly stackFile?: string;
 }
 
 export interface QueueDepth {
@@ -53,6 +55,7 @@ export interface QueueDepth {
 }
 
 export interface LocalStack {
+  /** What serverless.yml declares, with the current deployment's parameters. */
   readonly stack: StackDefinition;
   readonly sqs: LocalSqs;
   readonly sandbox: Sandbox;
@@ -61,13 +64,22 @@ export interface LocalStack {
    * tooling or any AWS client needs to reach the stack.
    */
   readonly env: Readonly<Record<string, string>>;
-  /** The onboard function's environment (its stage configuration, its role's credentials). */
+  /** The onboard function's environment: serverless.yml's `provider.environment`, its role's credentials. */
   readonly functionEnv: Readonly<Record<string, string>>;
   /** Who is who: each function's role credentials, the operator's, the member roles. */
   readonly identities: LocalIdentities;
-  /** The environment of a function other than onboard (e.g. `reconcile`): `env` with its role's credentials. */
+  /** The environment of a function other than onboard (e.g. `reconcile`), with its role's credentials. */
   roleEnv(functionName: string): Readonly<Record<string, string>>;
   readonly eventSources: readonly LocalEventSource[];
+  /**
+   * Deploys the stack again with other parameters (and, say, the member roles a StackSet just deployed),
+   * as `serverless deploy` would: the functions restart with the new environment and role policies;
+   * queues and the sandbox's state stay.
+   */
+  redeploy(changes: {
+    readonly params?: Readonly<Record<string, string>>;
+    readonly memberRoles?: MemberRoleScenario;
+  }): Promise<void>;
   depths(): Promise<Record<string, QueueDepth>>;
   /** Resolves once the source queues are empty and no batch is in flight (or rejects after `timeoutMs`). */
   drained(timeoutMs?: number): Promise<void>;
@@ -76,6 +88,10 @@ export interface LocalStack {
 
 /** Retries wait seconds, not minutes, on a laptop: the local stage's `retryBaseDelaySeconds`. */
 const LOCAL_PARAMS = { retryBaseDelaySeconds: "1", logLevel: "INFO" };
+
+function stageParams(options: LocalStackOptions, changes: Readonly<Record<string, string>>) {
+  return { regions: options.regions.join(","), ...LOCAL_PARAMS, ...options.params, ...changes };
+}
 
 /** The GuardDuty administrator account of the local stack (the stack's own account). */
 export const LOCAL_ADMINISTRATOR_ACCOUNT_ID = "210987654321";
@@ -90,39 +106,41 @@ function callLog(): ((record: AuthorizationRecord) => void) | undefined {
   return (record) => appendFileSync(file, `${JSON.stringify(record)}\n`);
 }
 
+/** One deployment of the stack: its definition, who is who, and the functions' environment. */
+interface Deployed {
+  readonly stack: StackDefinition;
+  readonly identities: LocalIdentities;
+  readonly functionEnv: Record<string, string>;
+}
+
 export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
-  const stageParams = { regions: options.regions.join(","), ...LOCAL_PARAMS, ...options.params };
-  const stack = readStack("serverless.yml", { params: stageParams });
-  const sqs = await startLocalSqs(stack.queues, options.queueAttributes);
+  const first = readStack(options.stackFile, { params: stageParams(options, {}) });
+  const sqs = await startLocalSqs(first.queues, options.queueAttributes);
   const administratorAccountId = options.sandbox?.administratorAccountId ?? LOCAL_ADMINISTRATOR_ACCOUNT_ID;
+  const managementAccountId = options.sandbox?.managementAccountId ?? "111111111111";
   const resources: Record<string, ResourceValue> = {};
   for (const [name, url] of Object.entries(sqs.urls)) {
     resources[name] = { ref: url, attributes: { Arn: sqs.arns[name] as string } };
   }
-  const identities = localIdentities(
-    stack,
-    {
-      accountId: administratorAccountId,
-      region: LOCAL_REGION,
-      stackName: `${stack.service}-${stack.stage}`,
-      resources,
-    },
-    {
-      managementAccountId: options.sandbox?.managementAccountId ?? "111111111111",
-      memberRoles: options.memberRoles ?? "documented",
-    },
-  );
+  const deployment: Deployment = {
+    accountId: administratorAccountId,
+    region: LOCAL_REGION,
+    stackName: `${first.service}-${first.stage}`,
+    resources,
+  };
+  const identitiesOf = (stack: StackDefinition, memberRoles: MemberRoleScenario) =>
+    localIdentities(stack, deployment, { managementAccountId, memberRoles });
+  const firstIdentities = identitiesOf(first, options.memberRoles ?? "documented");
   const sandbox = await startSandbox({
     ...options.sandbox,
     administratorAccountId,
-    principals: { ...identities.principals, ...options.sandbox?.principals },
-    memberRoles: options.sandbox?.memberRoles ?? identities.memberRoles,
+    principals: { ...firstIdentities.principals, ...options.sandbox?.principals },
+    memberRoles: options.sandbox?.memberRoles ?? firstIdentities.memberRoles,
     onAuthorization: options.sandbox?.onAuthorization ?? callLog(),
   });
-  const params: Record<string, string | undefined> = stack.params;
   const env: Record<string, string> = {
     AWS_REGION: LOCAL_REGION,
-    ...identities.operator,
+    ...firstIdentities.operator,
     AWS_ENDPOINT_URL_SQS: sqs.endpoint,
     ...sandbox.env(),
     GUARDDUTY_REGIONS: options.regions.join(","),
@@ -131,53 +149,56 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     DEAD_LETTER_QUEUE_URL: sqs.urls.DeadLetterQueue as string,
     ADMINISTRATOR_ACCOUNT_ID: administratorAccountId,
   };
-  const functionEnv: Record<string, string> = {
-    ...env,
-    ...(identities.functions.onboard as CredentialsEnv),
-    MEMBERSHIP_MODE: params.membershipMode ?? "invitation",
-    INVITATION_MESSAGE: params.invitationMessage ?? "",
-    DISABLE_EMAIL_NOTIFICATION: params.disableEmailNotification ?? "true",
-    MAX_ATTEMPTS: params.maxAttempts ?? "8",
-    ACCEPT_INVITATIONS: params.acceptInvitations ?? "true",
-    MEMBER_ROLE_NAME: params.memberRoleName ?? "",
-    MEMBER_ROLE_EXTERNAL_ID: params.memberRoleExternalId ?? "",
-    MEMBER_SOURCE_IDENTITY: params.memberSourceIdentity ?? "true",
-    RETRY_BASE_DELAY_SECONDS: params.retryBaseDelaySeconds ?? "1",
-    ADMINISTRATOR_ACCOUNT_ID: sandbox.administratorAccountId,
-    POWERTOOLS_SERVICE_NAME: "guardduty-onboarding",
-    POWERTOOLS_LOG_LEVEL: params.logLevel ?? "INFO",
-    POWERTOOLS_METRICS_NAMESPACE: params.metricsNamespace ?? "GuardDutyOnboarding",
-    AWS_LAMBDA_FUNCTION_NAME: `${stack.service}-${stack.stage}-onboard`,
-    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
-    ...options.functionEnvironment,
+  /** A function's environment as Lambda would give it: serverless.yml's variables, its role's credentials. */
+  const environmentOf = (stack: StackDefinition, identities: LocalIdentities, fn: string) => {
+    const variables = new TemplateEvaluator(stack.template, deployment).evaluate(stack.environment) as Record<
+      string,
+      unknown
+    >;
+    return {
+      ...Object.fromEntries(Object.entries(variables).map(([name, value]) => [name, String(value ?? "")])),
+      ...env,
+      ...(identities.functions[fn] as CredentialsEnv),
+      AWS_LAMBDA_FUNCTION_NAME: `${stack.service}-${stack.stage}-${fn}`,
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
+      ...options.functionEnvironment,
+    };
   };
 
+  let current: Deployed = {
+    stack: first,
+    identities: firstIdentities,
+    functionEnv: environmentOf(first, firstIdentities, "onboard"),
+  };
   const bundle: Bundle | undefined = options.withoutFunction
     ? undefined
-    : await bundleFunction(stack.handler, stack.esbuild);
-  const eventSources = bundle
-    ? stack.eventSources.map(
-        (settings) =>
-          new LocalEventSource({
-            sqs: sqs.client,
-            queueUrl: sqs.urls[settings.queue] as string,
-            queueArn: sqs.arns[settings.queue] as string,
-            settings: { ...settings, ...options.eventSourceSettings },
-            faults: options.eventSourceFaults,
-            onError: options.onError,
-            container: {
-              bundle,
-              env: functionEnv,
-              timeoutMs: stack.functionTimeoutSeconds * 1000,
-              functionName: "guardduty-onboarding-local-onboard",
-              onLog: options.onLog ?? (() => undefined),
-            },
-          }),
-      )
-    : [];
-  for (const source of eventSources) source.start();
+    : await bundleFunction(first.handler, first.esbuild);
+  const startSources = ({ stack, functionEnv }: Deployed): LocalEventSource[] => {
+    if (!bundle) return [];
+    const sources = stack.eventSources.map(
+      (settings) =>
+        new LocalEventSource({
+          sqs: sqs.client,
+          queueUrl: sqs.urls[settings.queue] as string,
+          queueArn: sqs.arns[settings.queue] as string,
+          settings: { ...settings, ...options.eventSourceSettings },
+          faults: options.eventSourceFaults,
+          onError: options.onError,
+          container: {
+            bundle,
+            env: functionEnv,
+            timeoutMs: stack.functionTimeoutSeconds * 1000,
+            functionName: functionEnv.AWS_LAMBDA_FUNCTION_NAME as string,
+            onLog: options.onLog ?? (() => undefined),
+          },
+        }),
+    );
+    for (const source of sources) source.start();
+    return sources;
+  };
+  let eventSources = startSources(current);
 
-  const sources = stack.eventSources.map((settings) => settings.queue);
+  const sources = first.eventSources.map((settings) => settings.queue);
   const depths = async () => {
     const result: Record<string, QueueDepth> = {};
     for (const [name, QueueUrl] of Object.entries(sqs.urls)) {
@@ -196,22 +217,44 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   };
 
   return {
-    stack,
+    get stack() {
+      return current.stack;
+    },
     sqs,
     sandbox,
     env,
-    functionEnv,
-    identities,
-    roleEnv(functionName) {
-      const credentials = identities.functions[functionName];
-      if (!credentials) throw new Error(`serverless.yml has no function ${functionName}`);
-      return {
-        ...env,
-        ...credentials,
-        AWS_LAMBDA_FUNCTION_NAME: `${stack.service}-${stack.stage}-${functionName}`,
-      };
+    get functionEnv() {
+      return current.functionEnv;
     },
-    eventSources,
+    get identities() {
+      return current.identities;
+    },
+    roleEnv(functionName) {
+      if (!current.identities.functions[functionName]) {
+        throw new Error(`serverless.yml has no function ${functionName}`);
+      }
+      return environmentOf(current.stack, current.identities, functionName);
+    },
+    get eventSources() {
+      return eventSources;
+    },
+    async redeploy(changes) {
+      await Promise.all(eventSources.map((source) => source.stop()));
+      const stack = readStack(options.stackFile, { params: stageParams(options, changes.params ?? {}) });
+      const identities = identitiesOf(stack, changes.memberRoles ?? options.memberRoles ?? "documented");
+      for (const [accessKeyId, principal] of Object.entries(identities.principals)) {
+        sandbox.registerPrincipal(accessKeyId, principal);
+      }
+      // The member roles a StackSet deployed: every organization account gets them.
+      for (const account of sandbox.accounts()) {
+        for (const role of identities.memberRoles) {
+          const input = role(account);
+          if (input) sandbox.addRole(account.id, input);
+        }
+      }
+      current = { stack, identities, functionEnv: environmentOf(stack, identities, "onboard") };
+      eventSources = startSources(current);
+    },
     depths,
     async drained(timeoutMs = 300_000) {
       const deadline = Date.now() + timeoutMs;

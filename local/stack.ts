@@ -54,6 +54,8 @@ export interface StackDefinition {
    * CloudFormation template (CloudFormation's intrinsics are left to `cloudformation.ts`).
    */
   readonly template: Template;
+  /** `provider.environment`: the functions' variables, CloudFormation intrinsics left in (`Ref: RetryQueue`). */
+  readonly environment: Readonly<Record<string, unknown>>;
   /** `params.default`, resolved. */
   readonly params: Readonly<Record<string, string>>;
   readonly esbuild: Readonly<Record<string, unknown>>;
@@ -71,10 +73,10 @@ const QUEUE_ATTRIBUTES = [
 ];
 
 export function readStack(
-  path = "serverless.yml",
+  path: string | undefined = "serverless.yml",
   options: { stage?: string; region?: string; params?: Readonly<Record<string, string>> } = {},
 ): StackDefinition {
-  const raw = parse(readFileSync(path, "utf8")) as Yaml;
+  const raw = parse(readFileSync(path ?? "serverless.yml", "utf8")) as Yaml;
   const stage = options.stage ?? "local";
   const region = options.region ?? "us-east-1";
   const rawParams = { ...((raw.params as Yaml | undefined)?.default ?? {}), ...options.params } as Yaml;
@@ -145,6 +147,7 @@ export function readStack(
     eventSources: onboard.eventSources,
     functions,
     template,
+    environment: (resolve((raw.provider as Yaml).environment ?? {}) ?? {}) as Record<string, unknown>,
     params,
     esbuild: resolve((raw.custom as Yaml).esbuild) as Yaml,
   };

@@ -31,6 +31,13 @@ sandbox, Lambda's SQS event source) and prints what happened.
   --faults JSON     sandbox faults, e.g. '{"latencyMs":20,"serverErrorRate":0.1,
                     "guardDutyThrottle":{"ratePerSecond":5,"burst":5},"organizationsThrottle":{...},
                     "internalErrorRate":0.05}' plus event-source faults "crashRate", "duplicateRate"
+  --member-roles R  the roles member accounts hold: "documented" (default: member-role/template.yml's,
+                    trusting the onboard function) or "organization-access" (only
+                    OrganizationAccountAccessRole, which trusts the management account alone: the
+                    delegated administrator's case before the StackSet is deployed)
+  --invitation-delay-ms N   an invitation reaches the member N ms after it is sent (default: 0)
+  --email-verification-ms N invitations e-mailed to the member (disableEmailNotification=false) show
+                    EmailVerificationInProgress for N ms (default: 0)
   --seed N          seed of the organization and every injected fault (default: 42)
   --json            print only one JSON summary on stdout; logs go to stderr or --logs
   --logs FILE       write the function's structured logs to FILE
@@ -47,6 +54,9 @@ async function main(): Promise<void> {
       "no-detector": { type: "string", default: "ca-central-1" },
       faults: { type: "string" },
       seed: { type: "string", default: "42" },
+      "member-roles": { type: "string", default: "documented" },
+      "invitation-delay-ms": { type: "string", default: "0" },
+      "email-verification-ms": { type: "string", default: "0" },
       json: { type: "boolean", default: false },
       logs: { type: "string" },
       help: { type: "boolean", short: "h", default: false },
@@ -64,6 +74,10 @@ async function main(): Promise<void> {
   const custom = values.events !== undefined || values.messages !== undefined;
   const burst = values.accounts === undefined ? (custom ? 0 : 30) : integer("--accounts", values.accounts);
   const { crashRate, duplicateRate, ...sandboxFaults } = parseFaults(values.faults);
+  const memberRoles = values["member-roles"];
+  if (memberRoles !== "documented" && memberRoles !== "organization-access") {
+    throw new Error(`--member-roles: "${memberRoles}" must be "documented" or "organization-access"`);
+  }
 
   // Prepare what to publish, and an organization that holds every account it names.
   const burstIds = newAccountIds(burst, seed);
@@ -82,7 +96,16 @@ async function main(): Promise<void> {
   const progress = (text: string) => (values.json ? process.stderr : process.stdout).write(`${text}\n`);
   const local = await startLocalStack({
     regions,
+    memberRoles,
+    // Without the StackSet's role, the stage can only be told to use OrganizationAccountAccessRole
+    // (whose trust allows no SourceIdentity).
+    params:
+      memberRoles === "organization-access"
+        ? { memberRoleName: "OrganizationAccountAccessRole", memberSourceIdentity: "false" }
+        : {},
     sandbox: {
+      invitationDelayMs: integer("--invitation-delay-ms", values["invitation-delay-ms"]),
+      emailVerificationMs: integer("--email-verification-ms", values["email-verification-ms"]),
       seed,
       accountCount: 20,
       accounts: named.map((id) => ({ id })),

@@ -3,7 +3,12 @@
  * sandbox ended up with (relationship status per account and region, API calls, invitations), and what
  * is left on the queues. `renderSummary` prints it for people; `--json` prints the object itself.
  */
-import { ReceiveMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
+import {
+  ChangeMessageVisibilityBatchCommand,
+  ReceiveMessageCommand,
+  type SQSClient,
+} from "@aws-sdk/client-sqs";
+import { reasonTable } from "#shared/classify";
 import { type EventSourceStats, emptyStats } from "./event-source.ts";
 import type { LocalStack, QueueDepth } from "./local-stack.ts";
 
@@ -25,6 +30,8 @@ export interface RunSummary {
   readonly apiCallsByRegion: Record<string, Record<string, number>>;
   readonly throttled: number;
   readonly serverErrors: number;
+  /** operation → calls IAM refused (the caller's policies did not allow them). */
+  readonly deniedByIam: Record<string, number>;
   /** (account, region) pairs that received more than one invitation; empty when none did. */
   readonly duplicateInvitations: readonly { accountId: string; region: string; invitations: number }[];
   readonly queues: Record<string, QueueDepth>;
@@ -108,6 +115,9 @@ export async function summarize(
     apiCallsByRegion: counters.calls as Record<string, Record<string, number>>,
     throttled: sum(Object.values(counters.throttled).map(sum)),
     serverErrors: sum(Object.values(counters.serverErrors).map(sum)),
+    deniedByIam: Object.fromEntries(
+      Object.entries(counters.denied).map(([op, regions]) => [op, sum(regions)]),
+    ),
     duplicateInvitations,
     queues,
     eventSource,
@@ -115,22 +125,35 @@ export async function summarize(
 }
 
 /**
- * Reads every dead-letter message without deleting it: each is received once with a visibility
- * timeout long enough for the read, and becomes visible again afterwards.
+ * Reads every dead-letter message without deleting it: each is received once, hidden while the read
+ * goes on, and made visible again at its end (so a replay right after sees every message).
  */
 export async function peekDeadLetters(sqs: SQSClient, queueUrl: string): Promise<DeadLetter[]> {
   const letters: DeadLetter[] = [];
-  for (;;) {
-    const { Messages = [] } = await sqs.send(
-      new ReceiveMessageCommand({
-        QueueUrl: queueUrl,
-        MaxNumberOfMessages: 10,
-        VisibilityTimeout: 30,
-        WaitTimeSeconds: 0,
-      }),
-    );
-    if (Messages.length === 0) return letters;
-    for (const message of Messages) letters.push(toDeadLetter(message.Body ?? ""));
+  const handles: string[] = [];
+  try {
+    for (;;) {
+      const { Messages = [] } = await sqs.send(
+        new ReceiveMessageCommand({
+          QueueUrl: queueUrl,
+          MaxNumberOfMessages: 10,
+          VisibilityTimeout: 30,
+          WaitTimeSeconds: 0,
+        }),
+      );
+      if (Messages.length === 0) return letters;
+      for (const message of Messages) {
+        letters.push(toDeadLetter(message.Body ?? ""));
+        if (message.ReceiptHandle) handles.push(message.ReceiptHandle);
+      }
+    }
+  } finally {
+    for (let start = 0; start < handles.length; start += 10) {
+      const entries = handles
+        .slice(start, start + 10)
+        .map((ReceiptHandle, index) => ({ Id: String(index), ReceiptHandle, VisibilityTimeout: 0 }));
+      await sqs.send(new ChangeMessageVisibilityBatchCommand({ QueueUrl: queueUrl, Entries: entries }));
+    }
   }
 }
 
@@ -208,6 +231,11 @@ export function renderSummary(summary: RunSummary): string {
       }),
     ),
   );
+  const actions = new Map(reasonTable().map((row) => [row.reason, row.action]));
+  for (const reason of byReason.keys()) {
+    const action = actions.get(reason);
+    if (action) lines.push(`  ${reason}: ${action}`);
+  }
   const guardduty = Object.entries(summary.apiCalls).filter(
     ([op]) => !ORGANIZATIONS_OPERATIONS.has(op) && !STS_OPERATIONS.has(op),
   );
@@ -220,6 +248,9 @@ export function renderSummary(summary: RunSummary): string {
     `           Organizations ${sum(organizations.map(([, n]) => n))} (${list(organizations)})`,
     `           STS ${sum(sts.map(([, n]) => n))} (${list(sts)}: into member accounts, to accept invitations)`,
     `           throttled ${summary.throttled}, server errors ${summary.serverErrors} (absorbed by SDK retries or the retry queue)`,
+    `           denied by IAM ${sum(Object.values(summary.deniedByIam))}${
+      Object.keys(summary.deniedByIam).length > 0 ? ` (${list(Object.entries(summary.deniedByIam))})` : ""
+    } (every call is checked against its caller's policies from serverless.yml)`,
     `Invitations sent twice to one (account, region): ${summary.duplicateInvitations.length === 0 ? "none" : summary.duplicateInvitations.length}`,
     `Queues at the end: ${Object.entries(summary.queues)
       .map(([name, depth]) => `${name} ${depth.visible + depth.inFlight + depth.delayed}`)
@@ -229,7 +260,7 @@ export function renderSummary(summary: RunSummary): string {
 }
 
 const ORGANIZATIONS_OPERATIONS = new Set(["DescribeAccount", "ListAccounts", "DescribeOrganization"]);
-const STS_OPERATIONS = new Set(["AssumeRole"]);
+const STS_OPERATIONS = new Set(["AssumeRole", "GetCallerIdentity"]);
 
 function table(header: string[], rows: string[][]): string {
   if (rows.length === 0) return "  (none)";

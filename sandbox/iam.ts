@@ -148,7 +148,15 @@ export class Authorizer {
     if (result.overallResult === "Allowed") return { allowed: true };
     const analysis = result.resultType === "single" ? result.result.analysis : undefined;
     const denial = analysis ? getDenialReasons(analysis)[0] : undefined;
-    return { allowed: false, message: deniedMessage(principal.arn, action, resource, denial) };
+    // The evaluator names no denial reason when only the session policy withheld the action.
+    const bySession =
+      !denial && analysis?.sessionAnalysis !== undefined && analysis.sessionAnalysis.result !== "Allowed";
+    return {
+      allowed: false,
+      message: bySession
+        ? `${deniedMessage(principal.arn, action, resource)} because no session policy allows the ${action} action`
+        : deniedMessage(principal.arn, action, resource, denial),
+    };
   }
 }
 
@@ -170,8 +178,5 @@ export function deniedMessage(arn: string, action: string, resource: string, den
         ? "permissions boundary"
         : "identity-based policy";
   if (denial.denialType === "Explicit") return `${head} with an explicit deny in a ${policy}`;
-  if ("identifier" in denial && denial.identifier === "SessionPolicy") {
-    return `${head} because no session policy allows the ${action} action`;
-  }
   return `${head} because no ${policy} allows the ${action} action`;
 }

@@ -67,20 +67,16 @@ export class MemberAcceptance {
       credentials = await this.#assumeRole(accountId, signal);
     } catch (error) {
       const decision = classifyError(error);
-      const outcome: RegionOutcome =
-        decision.reason === "access-denied" || decision.reason === "rejected-by-guardduty"
-          ? {
-              outcome: "dead-letter",
-              reason: "member-role-not-assumable",
-              detail: describeError(error),
-              step: "accept",
-            }
-          : {
-              outcome: decision.verdict,
-              reason: decision.reason,
-              detail: describeError(error),
-              step: "accept",
-            };
+      const refused = decision.reason === "access-denied" || decision.reason === "rejected-by-guardduty";
+      // IAM names the policy that refused: the function's own ("no identity-based policy allows"), or
+      // the member role's trust (or a role that does not exist), which is the member account's to fix.
+      const ownPolicy = /identity-based policy/i.test((error as Error)?.message ?? "");
+      const outcome: RegionOutcome = {
+        outcome: refused ? "dead-letter" : decision.verdict,
+        reason: refused ? (ownPolicy ? "access-denied" : "member-role-not-assumable") : decision.reason,
+        detail: describeError(error),
+        step: "accept",
+      };
       for (const region of regions) outcomes.set(region, outcome);
       return outcomes;
     }

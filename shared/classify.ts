@@ -156,7 +156,8 @@ export const ERROR_RULES: readonly ErrorRule[] = [
     status: (status) => status === 403,
     verdict: "dead-letter",
     reason: "access-denied",
-    action: "The function's role lacks a permission or the region is disabled: fix IAM, then replay.",
+    action:
+      "The function's role lacks a permission (the detail names it), or the region is not enabled for the account: fix serverless.yml's role or enable the region, then replay.",
   },
   {
     names: ["BadRequestException", "InvalidInputException", "ConstraintViolationException"],
@@ -204,7 +205,7 @@ export const OTHER_REASONS: readonly (Decision & { readonly action: string })[] 
     verdict: "dead-letter",
     reason: "member-role-not-assumable",
     action:
-      "The member account's role (MEMBER_ROLE_NAME) is missing or does not trust the administrator: fix the role, then replay — it resumes at acceptance.",
+      "The member account has no role `memberRoleName` that trusts the onboard function's role (OrganizationAccountAccessRole trusts only the management account): deploy member-role/template.yml there (a StackSet over the organization), then replay — it resumes at acceptance.",
   },
   {
     verdict: "retry",

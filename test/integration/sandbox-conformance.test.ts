@@ -54,6 +54,7 @@ import {
   validateRequest,
   validateResponse,
 } from "../support/aws-model.ts";
+import { probeImplemented } from "../support/sandbox-probe.ts";
 
 const SEED = 5;
 const REGION = "us-west-2";
@@ -78,57 +79,8 @@ const steps: Step[] = [];
 const clients: { destroy(): void }[] = [];
 let sandbox: Sandbox;
 
-/**
- * The operations the sandbox implements, by probing: each operation of each model is sent once, as its
- * protocol addresses it, to a throw-away sandbox, and counts when the sandbox resolves it to that name.
- */
-async function probeImplemented(): Promise<{ implemented: string[]; misrouted: string[] }> {
-  const seen: Exchange[] = [];
-  const probe = await startSandbox({ seed: SEED, onExchange: (exchange) => seen.push(exchange) });
-  probe.registerCredentials(ADMIN_KEY, probe.administratorAccountId);
-  const signed = (service: string) => ({
-    authorization: `AWS4-HMAC-SHA256 Credential=${ADMIN_KEY}/20260101/${REGION}/${service}/aws4_request, SignedHeaders=host, Signature=0`,
-  });
-  const implemented: string[] = [];
-  const misrouted: string[] = [];
-  try {
-    for (const [service, model] of Object.entries(models)) {
-      for (const [operation, { http }] of Object.entries(model.operations)) {
-        const before = seen.length;
-        if (service === "guardduty") {
-          const path = http.requestUri.replace(/\{[^}]+\}/g, "probe");
-          const body = http.method === "GET" || http.method === "HEAD" ? undefined : "{}";
-          await fetch(`${probe.url}${path}`, { method: http.method, headers: signed(service), body });
-        } else if (service === "organizations") {
-          const target = `${model.metadata.targetPrefix}.${operation}`;
-          const headers = {
-            ...signed(service),
-            "x-amz-target": target,
-            "content-type": "application/x-amz-json-1.1",
-          };
-          await fetch(probe.url, { method: "POST", headers, body: "{}" });
-        } else {
-          const headers = { ...signed(service), "content-type": "application/x-www-form-urlencoded" };
-          const body = new URLSearchParams({
-            Action: operation,
-            Version: model.metadata.apiVersion,
-          }).toString();
-          await fetch(probe.url, { method: "POST", headers, body });
-        }
-        await new Promise((resolve) => setImmediate(resolve));
-        const resolved = seen.slice(before).find((exchange) => exchange.operation !== undefined)?.operation;
-        if (resolved === operation) implemented.push(`${service}:${operation}`);
-        else if (resolved !== undefined) misrouted.push(`${service}:${operation} resolved to ${resolved}`);
-      }
-    }
-  } finally {
-    await probe.close();
-  }
-  return { implemented: implemented.sort(), misrouted };
-}
-
 // Probed before the tests are collected, so that each implemented operation gets a test of its own.
-const { implemented, misrouted } = await probeImplemented();
+const { implemented, misrouted } = await probeImplemented(models, SEED);
 
 /** Runs one call; its rejection is the point of an error path, so it is swallowed: the oracle judges it. */
 async function step<T>(
