@@ -15,7 +15,18 @@ export default defineConfig({
     // Integration tests start servers on free loopback ports; keep workers few on a 2-core machine.
     maxWorkers: 2,
     // Lambda runs Node 22; the SDK's notice about Node 20 on developer machines is noise in test output.
-    env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true", SANDBOX_CALL_LOG },
+    // A developer's own `npm run sandbox` (local/discovery.ts) must not reach the tests: those that
+    // discover a local stack name their own file.
+    env: {
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
+      SANDBOX_CALL_LOG,
+      GUARDDUTY_ONBOARDING_LOCAL_STACK_FILE: join(
+        import.meta.dirname,
+        "node_modules",
+        ".cache",
+        "no-local-stack.json",
+      ),
+    },
     projects: [
       { extends: true, test: { name: "unit", include: ["test/unit/**/*.test.ts"] } },
       {

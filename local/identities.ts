@@ -41,6 +41,24 @@ export interface LocalIdentities {
 
 export const MEMBER_ROLE_TEMPLATE = "member-role/template.yml";
 
+/**
+ * The stage parameters that go with a member-role scenario: without the StackSet's role, a stage can only
+ * be told to use OrganizationAccountAccessRole, whose trust allows no SourceIdentity.
+ */
+export function memberRoleParams(scenario: MemberRoleScenario): Readonly<Record<string, string>> {
+  return scenario === "organization-access"
+    ? { memberRoleName: "OrganizationAccountAccessRole", memberSourceIdentity: "false" }
+    : {};
+}
+
+/** Reads a `--member-roles` value. */
+export function memberRoleScenario(value: string): MemberRoleScenario {
+  if (value !== "documented" && value !== "organization-access") {
+    throw new Error(`--member-roles: "${value}" must be "documented" or "organization-access"`);
+  }
+  return value;
+}
+
 /** The identity policies of an AWS::IAM::Role or AWS::IAM::ManagedPolicy, evaluated. */
 export function policiesOf(properties: Record<string, unknown>): PolicyDocument[] {
   if (properties.ManagedPolicyArns !== undefined) {

@@ -97,3 +97,12 @@ export async function publish(sqs: SQSClient, queueUrl: string, bodies: readonly
   );
   if (failed.size > 0) throw new Error(`publishing failed: ${JSON.stringify(Object.fromEntries(failed))}`);
 }
+
+/** The accounts the samples in `events/` name (its events, and the bodies of its SQS batches in `events/sqs/`). */
+export function sampleAccounts(folder = "events"): string[] {
+  const batches = files(join(folder, "sqs"), /\.json$/).flatMap((file) => {
+    const { Records = [] } = JSON.parse(readFileSync(file, "utf8")) as { Records?: { body?: string }[] };
+    return Records.map((record) => record.body ?? "");
+  });
+  return accountsNamed([...readEvents(folder), ...batches]);
+}

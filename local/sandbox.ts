@@ -7,6 +7,8 @@
  */
 import { parseArgs } from "node:util";
 import { localStackFile, removeLocalStackFile, writeLocalStackFile } from "./discovery.ts";
+import { memberRoleParams, memberRoleScenario } from "./identities.ts";
+import { sampleAccounts } from "./inputs.ts";
 import { startLocalStack } from "./local-stack.ts";
 
 const { values } = parseArgs({
@@ -15,6 +17,9 @@ const { values } = parseArgs({
     seed: { type: "string", default: "42" },
     accounts: { type: "string", default: "25" },
     "with-function": { type: "boolean", default: false },
+    "member-roles": { type: "string", default: "documented" },
+    "invitation-delay-ms": { type: "string", default: "0" },
+    "email-verification-ms": { type: "string", default: "0" },
     help: { type: "boolean", short: "h", default: false },
   },
 });
@@ -23,21 +28,34 @@ const file = localStackFile();
 
 if (values.help) {
   process.stdout.write(`Usage: npm run sandbox -- [--regions a,b] [--seed N] [--accounts N] [--with-function]
+                          [--member-roles documented|organization-access]
+                          [--invitation-delay-ms N] [--email-verification-ms N]
 
 Starts the local SQS server with the stack's queues and the GuardDuty + Organizations + STS sandbox,
 prints the operator's environment to export (for the AWS CLI and any AWS client) with example commands,
 and runs until interrupted (Ctrl-C). While it runs, ${file}
 ($GUARDDUTY_ONBOARDING_LOCAL_STACK_FILE) describes it: \`gd-onboard --local\` and \`npm run invoke\`
 find it there without pasted exports. --with-function also runs the onboard function on the queues, as
-Lambda's event source would.
+Lambda's event source would. --member-roles, --invitation-delay-ms and --email-verification-ms are
+those of \`npm start\` (see its --help).
 `);
   process.exit(0);
 }
 
 const regions = values.regions.split(",").filter(Boolean);
+const memberRoles = memberRoleScenario(values["member-roles"]);
 const local = await startLocalStack({
   regions,
-  sandbox: { seed: Number(values.seed), accountCount: Number(values.accounts) },
+  memberRoles,
+  params: memberRoleParams(memberRoles),
+  // The organization also holds the accounts the samples in events/ name, so they can be sent as they are.
+  sandbox: {
+    seed: Number(values.seed),
+    accountCount: Number(values.accounts),
+    accounts: sampleAccounts().map((id) => ({ id })),
+    invitationDelayMs: Number(values["invitation-delay-ms"]),
+    emailVerificationMs: Number(values["email-verification-ms"]),
+  },
   withoutFunction: !values["with-function"],
   onLog: (line) => process.stderr.write(`${line}\n`),
 });

@@ -5,6 +5,7 @@
 import { createWriteStream } from "node:fs";
 import { parseArgs } from "node:util";
 import type { FaultOptions } from "../sandbox/faults.ts";
+import { memberRoleParams, memberRoleScenario } from "./identities.ts";
 import {
   accountCreatedEvent,
   accountsNamed,
@@ -74,10 +75,7 @@ async function main(): Promise<void> {
   const custom = values.events !== undefined || values.messages !== undefined;
   const burst = values.accounts === undefined ? (custom ? 0 : 30) : integer("--accounts", values.accounts);
   const { crashRate, duplicateRate, ...sandboxFaults } = parseFaults(values.faults);
-  const memberRoles = values["member-roles"];
-  if (memberRoles !== "documented" && memberRoles !== "organization-access") {
-    throw new Error(`--member-roles: "${memberRoles}" must be "documented" or "organization-access"`);
-  }
+  const memberRoles = memberRoleScenario(values["member-roles"]);
 
   // Prepare what to publish, and an organization that holds every account it names.
   const burstIds = newAccountIds(burst, seed);
@@ -97,12 +95,7 @@ async function main(): Promise<void> {
   const local = await startLocalStack({
     regions,
     memberRoles,
-    // Without the StackSet's role, the stage can only be told to use OrganizationAccountAccessRole
-    // (whose trust allows no SourceIdentity).
-    params:
-      memberRoles === "organization-access"
-        ? { memberRoleName: "OrganizationAccountAccessRole", memberSourceIdentity: "false" }
-        : {},
+    params: memberRoleParams(memberRoles),
     sandbox: {
       invitationDelayMs: integer("--invitation-delay-ms", values["invitation-delay-ms"]),
       emailVerificationMs: integer("--email-verification-ms", values["email-verification-ms"]),

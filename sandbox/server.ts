@@ -191,6 +191,13 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     }
     const service: WireService = isOrganizationsRequest(request) ? organizations : guardDuty;
     resolved.service = service.name;
+    const call = service.route(request, principal?.accountId ?? "");
+    if (call instanceof SandboxError) {
+      service.writeError(res, call);
+      return;
+    }
+    const { operation } = call;
+    resolved.operation = operation;
     if (!principal) return service.writeError(res, service.unrecognizedClient());
     if (expired) return service.writeError(res, service.expiredToken());
     const { region } = request;
@@ -198,13 +205,6 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     if (service.name === "guardduty" && !organization.regionEnabled(principal.accountId, region)) {
       return service.writeError(res, service.unrecognizedClient());
     }
-    const call = service.route(request, principal.accountId);
-    if (call instanceof SandboxError) {
-      service.writeError(res, call);
-      return;
-    }
-    const { operation } = call;
-    resolved.operation = operation;
     counters.recordCall(operation, region);
     await sleep(faults.latencyMs(service.name));
     for (const needed of [{ action: call.action, resource: call.resource }, ...(call.alsoNeeds?.() ?? [])]) {

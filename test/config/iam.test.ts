@@ -20,6 +20,7 @@ import {
   PACKAGED_REGIONS,
   policiesIn,
   recordedCalls,
+  type Stage,
   type Statement,
   statementsOf,
   wildcardOnly,
@@ -71,18 +72,27 @@ function principal(
   };
 }
 
+/**
+ * The stage a recorded call was made under: the stage's regions are at least the call's region, and a
+ * call into a member role was made by a stage configured with that role.
+ */
+function stageOf(call: AuthorizationRecord): Stage {
+  const region = String(call.context["aws:RequestedRegion"] ?? "us-east-1");
+  const role = call.action.startsWith("sts:") ? /:role\/([\w+=,.@-]+)$/.exec(call.resource)?.[1] : undefined;
+  return { regions: region, memberRoleName: role };
+}
+
 /** Who a recorded call came from, with the policies the deployment gives it; undefined for test users. */
-function deployedPrincipal(call: AuthorizationRecord, regions: string): Principal | undefined {
+function deployedPrincipal(call: AuthorizationRecord, stage: Stage): Principal | undefined {
   const name = call.principalArn.split("/").pop() ?? "";
   const as = (policies: PolicyDocument[]) =>
     principal(name, call.accountId, policies, call.sessionPolicy, call.organizationId);
   const fn = Object.keys(stack.functions).find((candidate) => name.endsWith(`-${candidate}`));
-  if (fn) return as(policiesIn(template(), roleOf(fn), regions));
-  if (name === "operator") return as(policiesIn(template(), "OperatorPolicy", regions));
+  if (fn) return as(policiesIn(template(), roleOf(fn), stage));
+  if (name === "operator") return as(policiesIn(template(), "OperatorPolicy", stage));
   if (name === "GuardDutyOnboardingMember") {
-    return as(
-      memberRole(call.accountId, { AdministratorRoleArn: onboardRoleArn, Regions: regions }).policies,
-    );
+    const Regions = stage.regions ?? PACKAGED_REGIONS;
+    return as(memberRole(call.accountId, { AdministratorRoleArn: onboardRoleArn, Regions }).policies);
   }
   if (name === "OrganizationAccountAccessRole") return as(ORGANIZATION_ACCESS_POLICIES);
   return undefined;
@@ -168,11 +178,10 @@ describe("the Service Authorization Reference", () => {
 
 describe("every call the integration tier made", () => {
   it("is allowed by the policies the deployment gives its caller", async () => {
-    const deployed = calls.filter((call) => deployedPrincipal(call, PACKAGED_REGIONS) !== undefined);
+    const deployed = calls.filter((call) => deployedPrincipal(call, {}) !== undefined);
     const denied: string[] = [];
     for (const call of deployed) {
-      const region = String(call.context["aws:RequestedRegion"] ?? "us-east-1");
-      const who = deployedPrincipal(call, region) as Principal;
+      const who = deployedPrincipal(call, stageOf(call)) as Principal;
       const decision = await authorizer.authorize({
         principal: who,
         action: call.action,
@@ -217,8 +226,7 @@ describe("every call the integration tier made", () => {
       for (const sid of sids) {
         let denied = 0;
         for (const call of made) {
-          const region = String(call.context["aws:RequestedRegion"] ?? "us-east-1");
-          const [regional] = policiesIn(template(), roleOf(fn), region);
+          const [regional] = policiesIn(template(), roleOf(fn), stageOf(call));
           const trimmed = {
             Version: "2012-10-17",
             Statement: statementsOf(regional as PolicyDocument).filter((statement) => statement.Sid !== sid),

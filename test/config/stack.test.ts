@@ -1,3 +1,4 @@
+import { readdir, readFile } from "node:fs/promises";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -151,6 +152,20 @@ describe("packaged stack", () => {
 });
 
 describe("packaged Lambda artifact", () => {
+  it("holds no AGPL code: the IAM evaluator the sandbox uses never reaches the function", async () => {
+    const files = await readdir(packaged.artifactDir, { recursive: true });
+    const sources = files.filter((file) => /\.(m?js|cjs|json)$/.test(file));
+
+    expect(sources.length).toBeGreaterThan(0);
+    for (const file of sources) {
+      const text = await readFile(join(packaged.artifactDir, file), "utf8");
+      // The evaluator's own package names, and the strings its license and sources carry.
+      expect(text, file).not.toMatch(
+        /@cloud-copilot|iam-simulate|GNU AFFERO GENERAL PUBLIC LICENSE|AGPL-3\.0/,
+      );
+    }
+  });
+
   it("loads as ESM and its handler dead-letters a malformed body through a real SQS server", async () => {
     // Prepare: a real SQS-protocol server and the two queues the handler writes to.
     const server = await createSqsServer({ port: 0, hostname: "127.0.0.1" });

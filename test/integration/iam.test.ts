@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
 import { run } from "../../cli/main.ts";
+import { memberRoleParams } from "../../local/identities.ts";
 import { accountCreatedEvent, publish } from "../../local/inputs.ts";
 import { type LocalStack, type LocalStackOptions, startLocalStack } from "../../local/local-stack.ts";
 import { peekDeadLetters } from "../../local/summary.ts";
@@ -86,7 +87,7 @@ describe("the member role's trust", () => {
     const ids = accountIds(2, 550000000000);
     const stack = await start(ids, {
       memberRoles: "organization-access",
-      params: { memberRoleName: "OrganizationAccountAccessRole", memberSourceIdentity: "false" },
+      params: memberRoleParams("organization-access"),
     });
 
     // Act 1

@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DeadLetterBody } from "#shared/routing";
 import { run } from "../../cli/main.ts";
 import { LOCAL_STACK_FILE_VARIABLE, type LocalStackDescription } from "../../local/discovery.ts";
-import { publish } from "../../local/inputs.ts";
+import { publish, sampleAccounts } from "../../local/inputs.ts";
 
 const REGIONS = ["eu-west-1", "ap-southeast-2"];
 const ACCOUNTS = 4;
@@ -139,8 +139,10 @@ describe("npm run sandbox", () => {
     });
     expect(commands[1]).toContain(`--region ${REGIONS[0]}`);
     expect(JSON.parse(guardduty?.stdout ?? "").DetectorIds).toHaveLength(1);
-    // The management and administrator accounts, and the generated ones.
-    expect(JSON.parse(organizations?.stdout ?? "").Accounts).toHaveLength(ACCOUNTS + 2);
+    // The management and administrator accounts, the generated ones, and those the samples in events/ name.
+    expect(JSON.parse(organizations?.stdout ?? "").Accounts).toHaveLength(
+      ACCOUNTS + 2 + sampleAccounts().length,
+    );
     expect(JSON.parse(sqs?.stdout ?? "")).toHaveProperty("MessageId");
     expect(dlq?.stdout).toContain(`DeadLetterQueue of the local stack: ${exported().DEAD_LETTER_QUEUE_URL}`);
     // npm prints its "> guardduty-onboarding@0.1.0 invoke" banner first; the function's answer follows.

@@ -28,7 +28,7 @@ import sys
 import boto3
 from botocore import xform_name
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
+from botocore.exceptions import ClientError, ParamValidationError
 
 SECRET = "sandbox"
 STEP_HEADER = "x-boto3-driver-step"
@@ -107,8 +107,9 @@ class Driver:
         except ParamValidationError as error:
             line.update(ok=False, code="ParamValidationError", status=None, exception=type(error).__name__)
             line["message"] = str(error)
-        except BotoCoreError as error:
-            # A response botocore could not parse, a pagination loop…: a wire mistake of the sandbox.
+        except Exception as error:  # noqa: BLE001 - anything else botocore raises is a finding, not a crash
+            # An answer botocore could not parse (ResponseParserError, or a RuntimeError for a timestamp it
+            # cannot read), a pagination loop…: a wire mistake of the sandbox. Later steps still run.
             line.update(ok=False, code=type(error).__name__, status=None, exception=type(error).__name__)
             line["message"] = str(error)
         problem = None
@@ -180,7 +181,7 @@ def run(args):
         org,
         "ListAccounts",
         paginate={"PageSize": 10},
-        check=lambda r: None if len(r) > 1 else f"{len(r)} page(s): the organization has more than 10 accounts",
+        check=lambda r: None if len(r) > 1 else f"{len(r)} page(s) for more than 10 accounts",
     )
     accounts = [account for page in pages or [] for account in page["Accounts"]]
     taken = {administrator, management, outsider, *members}
@@ -277,7 +278,9 @@ def run(args):
     admin = d.client("guardduty", args.admin_key)
     listed = d.step("ListDetectors", admin, "ListDetectors")
     detector = (listed or {}).get("DetectorIds", [UNKNOWN_DETECTOR])[0]
-    d.step("ListDetectors MaxResults 0", admin, "ListDetectors", {"MaxResults": 0}, expect="ParamValidationError")
+    d.step(
+        "ListDetectors MaxResults 0", admin, "ListDetectors", {"MaxResults": 0}, expect="ParamValidationError"
+    )
     d.step(
         "ListDetectors with a key nobody issued",
         d.client("guardduty", "AKIDNOBODYISSUEDTHIS"),
@@ -368,47 +371,52 @@ def run(args):
     )
 
     # --- Member A (through the assumed role) turns GuardDuty on and accepts. ---
-    a = d.client("guardduty", **session)
-    created_a = d.step("CreateDetector", a, "CreateDetector", {"Enable": True, "FindingPublishingFrequency": "ONE_HOUR"})
+    member_a = d.client("guardduty", **session)
+    created_a = d.step(
+        "CreateDetector",
+        member_a,
+        "CreateDetector",
+        {"Enable": True, "FindingPublishingFrequency": "ONE_HOUR"},
+    )
     detector_a = (created_a or {}).get("DetectorId", UNKNOWN_DETECTOR)
-    d.step("CreateDetector again", a, "CreateDetector", {"Enable": True}, expect="BadRequestException")
-    d.step("CreateDetector without Enable", a, "CreateDetector", {}, expect="ParamValidationError")
+    d.step("CreateDetector again", member_a, "CreateDetector", {"Enable": True}, expect="BadRequestException")
+    d.step("CreateDetector without Enable", member_a, "CreateDetector", {}, expect="ParamValidationError")
     d.step(
         "GetInvitationsCount",
-        a,
+        member_a,
         "GetInvitationsCount",
         check=lambda r: expect_equal(r["InvitationsCount"], 1, "InvitationsCount"),
     )
     invitations = d.step(
         "ListInvitations",
-        a,
+        member_a,
         "ListInvitations",
         check=lambda r: expect_equal([i["AccountId"] for i in r["Invitations"]], [administrator], "inviters"),
     )
     invitation_a = ((invitations or {}).get("Invitations") or [{}])[0].get("InvitationId", "none")
     d.step(
         "ListInvitations with a NextToken it never gave",
-        a,
+        member_a,
         "ListInvitations",
         {"NextToken": "nope"},
         expect="BadRequestException",
     )
     d.step(
         "AcceptAdministratorInvitation with an invitation id that does not exist",
-        a,
+        member_a,
         "AcceptAdministratorInvitation",
         {"DetectorId": detector_a, "AdministratorId": administrator, "InvitationId": "f" * 32},
         expect="BadRequestException",
     )
     d.step(
         "AcceptAdministratorInvitation",
-        a,
+        member_a,
         "AcceptAdministratorInvitation",
         {"DetectorId": detector_a, "AdministratorId": administrator, "InvitationId": invitation_a},
     )
     d.step(
         "GetAdministratorAccount",
-        a,
+        member_a,
         "GetAdministratorAccount",
         {"DetectorId": detector_a},
         check=lambda r: expect_equal(
@@ -419,67 +427,66 @@ def run(args):
     )
 
     # --- Member B (a key of its own) accepts through the older API. ---
-    b = d.client("guardduty", key_b)
-    detector_b = (d.step("CreateDetector for member B", b, "CreateDetector", {"Enable": True}) or {}).get(
-        "DetectorId", UNKNOWN_DETECTOR
-    )
-    listed_b = d.step("ListInvitations for member B", b, "ListInvitations")
+    member_b = d.client("guardduty", key_b)
+    created_b = d.step("CreateDetector for member B", member_b, "CreateDetector", {"Enable": True})
+    detector_b = (created_b or {}).get("DetectorId", UNKNOWN_DETECTOR)
+    listed_b = d.step("ListInvitations for member B", member_b, "ListInvitations")
     invitation_b = ((listed_b or {}).get("Invitations") or [{}])[0].get("InvitationId", "none")
     d.step(
         "AcceptInvitation",
-        b,
+        member_b,
         "AcceptInvitation",
         {"DetectorId": detector_b, "MasterId": administrator, "InvitationId": invitation_b},
     )
     d.step(
         "AcceptInvitation accepted already",
-        b,
+        member_b,
         "AcceptInvitation",
         {"DetectorId": detector_b, "MasterId": administrator, "InvitationId": invitation_b},
         expect="BadRequestException",
     )
     d.step(
         "GetMasterAccount",
-        b,
+        member_b,
         "GetMasterAccount",
         {"DetectorId": detector_b},
         check=lambda r: expect_equal(r["Master"]["AccountId"], administrator, "master"),
     )
     d.step(
         "GetMasterAccount unknown detector",
-        b,
+        member_b,
         "GetMasterAccount",
         {"DetectorId": UNKNOWN_DETECTOR},
         expect="BadRequestException",
     )
 
     # --- Members C and D say no. ---
-    c = d.client("guardduty", key_c)
+    member_c = d.client("guardduty", key_c)
     d.step(
         "DeclineInvitations",
-        c,
+        member_c,
         "DeclineInvitations",
         {"AccountIds": [administrator]},
         check=lambda r: expect_equal(unprocessed(r), [], "unprocessed accounts"),
     )
     d.step(
         "DeclineInvitations declined already",
-        c,
+        member_c,
         "DeclineInvitations",
         {"AccountIds": [administrator]},
         check=lambda r: expect_equal(unprocessed(r), [administrator], "unprocessed accounts"),
     )
-    dd = d.client("guardduty", key_d)
+    member_d = d.client("guardduty", key_d)
     d.step(
         "DeleteInvitations",
-        dd,
+        member_d,
         "DeleteInvitations",
         {"AccountIds": [administrator]},
         check=lambda r: expect_equal(unprocessed(r), [], "unprocessed accounts"),
     )
     d.step(
         "DeleteInvitations of 51 administrators",
-        dd,
+        member_d,
         "DeleteInvitations",
         {"AccountIds": [str(100_000_000_000 + i) for i in range(51)]},
         expect="BadRequestException",
@@ -487,7 +494,7 @@ def run(args):
     )
     d.step(
         "GetInvitationsCount with none left",
-        dd,
+        member_d,
         "GetInvitationsCount",
         check=lambda r: expect_equal(r["InvitationsCount"], 0, "InvitationsCount"),
     )
@@ -537,7 +544,12 @@ def run(args):
         {"DetectorId": UNKNOWN_DETECTOR, "AccountIds": [m_a]},
         expect="BadRequestException",
     )
-    d.step("UpdateDetector suspend member A", a, "UpdateDetector", {"DetectorId": detector_a, "Enable": False})
+    d.step(
+        "UpdateDetector suspend member A",
+        member_a,
+        "UpdateDetector",
+        {"DetectorId": detector_a, "Enable": False},
+    )
     d.step(
         "ListMembers only associated, member A suspended",
         admin,
@@ -547,7 +559,7 @@ def run(args):
     )
     d.step(
         "UpdateDetector unknown detector",
-        a,
+        member_a,
         "UpdateDetector",
         {"DetectorId": UNKNOWN_DETECTOR, "Enable": True},
         expect="BadRequestException",
@@ -556,21 +568,26 @@ def run(args):
     # --- The members leave; the administrator lets them go. ---
     d.step(
         "DisassociateFromAdministratorAccount",
-        a,
+        member_a,
         "DisassociateFromAdministratorAccount",
         {"DetectorId": detector_a},
     )
     d.step(
         "DisassociateFromAdministratorAccount again",
-        a,
+        member_a,
         "DisassociateFromAdministratorAccount",
         {"DetectorId": detector_a},
         expect="BadRequestException",
     )
-    d.step("DisassociateFromMasterAccount", b, "DisassociateFromMasterAccount", {"DetectorId": detector_b})
+    d.step(
+        "DisassociateFromMasterAccount",
+        member_b,
+        "DisassociateFromMasterAccount",
+        {"DetectorId": detector_b},
+    )
     d.step(
         "DisassociateFromMasterAccount unknown detector",
-        b,
+        member_b,
         "DisassociateFromMasterAccount",
         {"DetectorId": UNKNOWN_DETECTOR},
         expect="BadRequestException",
@@ -619,11 +636,17 @@ def run(args):
     )
 
     # --- Member A turns GuardDuty off. ---
-    d.step("DeleteDetector", a, "DeleteDetector", {"DetectorId": detector_a})
-    d.step("DeleteDetector again", a, "DeleteDetector", {"DetectorId": detector_a}, expect="BadRequestException")
+    d.step("DeleteDetector", member_a, "DeleteDetector", {"DetectorId": detector_a})
+    d.step(
+        "DeleteDetector again",
+        member_a,
+        "DeleteDetector",
+        {"DetectorId": detector_a},
+        expect="BadRequestException",
+    )
     d.step(
         "ListDetectors after DeleteDetector",
-        a,
+        member_a,
         "ListDetectors",
         check=lambda r: expect_equal(r["DetectorIds"], [], "detectors"),
     )
@@ -672,7 +695,7 @@ def main(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--endpoint", required=True, help="the sandbox under test")
     parser.add_argument("--throttling-endpoint", required=True, help="a sandbox that throttles every call")
-    parser.add_argument("--failing-endpoint", required=True, help="a sandbox that answers every call with a 5xx")
+    parser.add_argument("--failing-endpoint", required=True, help="a sandbox answering every call with a 5xx")
     parser.add_argument("--region", default="us-west-2")
     parser.add_argument("--admin-key", required=True, help="an access key of the GuardDuty administrator")
     parser.add_argument("--management-key", required=True, help="an access key of the management account")

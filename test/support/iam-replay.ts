@@ -36,9 +36,23 @@ export function list(value: unknown): string[] {
   return value === undefined ? [] : Array.isArray(value) ? value.map(String) : [String(value)];
 }
 
-/** The deployment's values for what the template refers to: queues, and the stack's account and region. */
-export function evaluator(template: unknown, regions = PACKAGED_REGIONS): TemplateEvaluator {
-  const text = JSON.stringify(template).replaceAll(`"${PACKAGED_REGIONS}"`, JSON.stringify(regions));
+/** The `memberRoleName` stage parameter the template is packaged with (its default). */
+export const PACKAGED_MEMBER_ROLE = "GuardDutyOnboardingMember";
+
+/** Stage parameters a call was made under, in place of the packaged ones. */
+export interface Stage {
+  readonly regions?: string;
+  readonly memberRoleName?: string;
+}
+
+/**
+ * The deployment's values for what the template refers to: queues, and the stack's account and region;
+ * with the stage parameters of a call (its regions, its member role) in place of the packaged ones.
+ */
+export function evaluator(template: unknown, stage: Stage = {}): TemplateEvaluator {
+  const text = JSON.stringify(template)
+    .replaceAll(`"${PACKAGED_REGIONS}"`, JSON.stringify(stage.regions ?? PACKAGED_REGIONS))
+    .replaceAll(`:role/${PACKAGED_MEMBER_ROLE}"`, `:role/${stage.memberRoleName ?? PACKAGED_MEMBER_ROLE}"`);
   const queue = (name: string) => ({
     ref: `https://sqs.${REGION}.amazonaws.com/${ACCOUNT}/${name}`,
     attributes: { Arn: `arn:aws:sqs:${REGION}:${ACCOUNT}:${name}`, QueueName: name },
@@ -56,8 +70,8 @@ export function evaluator(template: unknown, regions = PACKAGED_REGIONS): Templa
 }
 
 /** The identity policies of one resource of the packaged template (a role, or a managed policy). */
-export function policiesIn(template: unknown, logicalId: string, regions?: string): PolicyDocument[] {
-  return policiesOf(evaluator(template, regions).properties(logicalId));
+export function policiesIn(template: unknown, logicalId: string, stage?: Stage): PolicyDocument[] {
+  return policiesOf(evaluator(template, stage).properties(logicalId));
 }
 
 /** The member role as member-role/template.yml creates it in `accountId`. */
