@@ -1,9 +1,10 @@
 import { CreateDetectorCommand, GuardDutyClient } from "@aws-sdk/client-guardduty";
 import { afterEach, describe, expect, it } from "vitest";
-import { accountCreatedEvent, publish } from "../../local/inputs.ts";
-import { type LocalStack, type LocalStackOptions, startLocalStack } from "../../local/local-stack.ts";
+import { publish } from "../../local/inputs.ts";
+import type { LocalStack, LocalStackOptions } from "../../local/local-stack.ts";
 import { peekDeadLetters } from "../../local/summary.ts";
 import { accountIds } from "../support/events.ts";
+import { onboardAccounts, startTestStack } from "../support/local.ts";
 
 /**
  * The member side across real wires: the function assumes the member role through the sandbox's STS,
@@ -13,23 +14,11 @@ const REGIONS = ["us-east-1", "eu-west-1"];
 let local: LocalStack | undefined;
 
 async function start(accounts: string[], options: Partial<LocalStackOptions> = {}): Promise<LocalStack> {
-  local = await startLocalStack({
-    regions: REGIONS,
-    eventSourceSettings: { maximumBatchingWindowSeconds: 1 },
-    ...options,
-    sandbox: { seed: 11, accountCount: 3, accounts: accounts.map((id) => ({ id })), ...options.sandbox },
-  });
+  local = await startTestStack(accounts, { seed: 11, regions: REGIONS, ...options });
   return local;
 }
 
-const onboard = async (stack: LocalStack, ids: readonly string[]) => {
-  await publish(
-    stack.sqs.client,
-    stack.sqs.urls.OnboardingQueue as string,
-    ids.map((id) => accountCreatedEvent(id)),
-  );
-  await stack.drained(60_000);
-};
+const onboard = onboardAccounts;
 
 afterEach(async () => {
   await local?.stop();

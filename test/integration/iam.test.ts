@@ -5,10 +5,10 @@ import { afterEach, describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
 import { run } from "../../cli/main.ts";
 import { memberRoleParams } from "../../local/identities.ts";
-import { accountCreatedEvent, publish } from "../../local/inputs.ts";
-import { type LocalStack, type LocalStackOptions, startLocalStack } from "../../local/local-stack.ts";
+import type { LocalStack, LocalStackOptions } from "../../local/local-stack.ts";
 import { peekDeadLetters } from "../../local/summary.ts";
 import { accountIds } from "../support/events.ts";
+import { onboardAccounts, startTestStack } from "../support/local.ts";
 
 /**
  * The stack's IAM across the wire: the sandbox evaluates every call against the policies serverless.yml
@@ -19,24 +19,11 @@ const REGIONS = ["us-east-1", "eu-west-1"];
 let local: LocalStack | undefined;
 
 async function start(accounts: string[], options: Partial<LocalStackOptions> = {}): Promise<LocalStack> {
-  local = await startLocalStack({
-    regions: REGIONS,
-    eventSourceSettings: { maximumBatchingWindowSeconds: 1 },
-    ...options,
-    sandbox: { seed: 13, accountCount: 3, accounts: accounts.map((id) => ({ id })), ...options.sandbox },
-  });
+  local = await startTestStack(accounts, { seed: 13, regions: REGIONS, ...options });
   return local;
 }
 
-async function onboard(stack: LocalStack, ids: readonly string[]): Promise<void> {
-  const queue = stack.sqs.urls.OnboardingQueue as string;
-  await publish(
-    stack.sqs.client,
-    queue,
-    ids.map((id) => accountCreatedEvent(id)),
-  );
-  await stack.drained(60_000);
-}
+const onboard = onboardAccounts;
 
 /** serverless.yml with one statement (by Sid) removed from the onboard function's role, as a file. */
 function withoutStatement(sid: string): string {

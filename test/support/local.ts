@@ -1,0 +1,30 @@
+import { accountCreatedEvent, publish } from "../../local/inputs.ts";
+import { type LocalStack, type LocalStackOptions, startLocalStack } from "../../local/local-stack.ts";
+
+/**
+ * A local stack for a test: a short batching window, a seeded organization that holds `accounts`, and
+ * serverless.yml's settings otherwise. The caller stops it.
+ */
+export function startTestStack(
+  accounts: readonly string[],
+  options: Partial<LocalStackOptions> & { readonly seed?: number; readonly regions?: readonly string[] } = {},
+): Promise<LocalStack> {
+  const { seed = 11, regions = ["us-east-1", "eu-west-1"], ...rest } = options;
+  return startLocalStack({
+    regions,
+    eventSourceSettings: { maximumBatchingWindowSeconds: 1 },
+    ...rest,
+    sandbox: { seed, accountCount: 3, accounts: accounts.map((id) => ({ id })), ...rest.sandbox },
+  });
+}
+
+/** Publishes an account-created event per account and waits until the pipeline has drained. */
+export async function onboardAccounts(stack: LocalStack, ids: readonly string[]): Promise<void> {
+  const queue = stack.sqs.urls.OnboardingQueue as string;
+  await publish(
+    stack.sqs.client,
+    queue,
+    ids.map((id) => accountCreatedEvent(id)),
+  );
+  await stack.drained(60_000);
+}
