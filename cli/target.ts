@@ -1,9 +1,6 @@
 import { CloudFormationClient, DescribeStacksCommand } from "@aws-sdk/client-cloudformation";
-import { GuardDutyClient } from "@aws-sdk/client-guardduty";
-import { OrganizationsClient } from "@aws-sdk/client-organizations";
-import { SQSClient } from "@aws-sdk/client-sqs";
-import { GetCallerIdentityCommand, STSClient } from "@aws-sdk/client-sts";
-import { CLIENT_DEFAULTS, type Clients, ORGANIZATIONS_REGION } from "#shared/clients";
+import { GetCallerIdentityCommand } from "@aws-sdk/client-sts";
+import { type Clients, clientConfig, createClients } from "#shared/clients";
 import { ACCOUNT_ID_PATTERN, REGION_PATTERN } from "#shared/ids";
 import { discoverLocalStack } from "../local/discovery.ts";
 import { CliError, explain, stackName, UsageError } from "./errors.ts";
@@ -41,9 +38,8 @@ export interface TargetFlags {
 }
 
 /** Every AWS client a command may use, built once per run. */
-export interface CliClients extends Pick<Clients, "guardduty" | "organizations" | "sqs"> {
+export interface CliClients extends Pick<Clients, "guardduty" | "organizations" | "sqs" | "sts"> {
   readonly cloudformation: CloudFormationClient;
-  readonly sts: STSClient;
 }
 
 export type ClientFactory = (region: string, env: Env) => CliClients;
@@ -238,36 +234,12 @@ function url(value: string | undefined, flag: string): string | undefined {
  * default chain (AWS_PROFILE, SSO, instance roles) finds the credentials.
  */
 export function createCliClients(region: string, env: Env): CliClients {
-  const { maxAttempts, connectionTimeoutMs, requestTimeoutMs } = CLIENT_DEFAULTS;
-  const credentials =
-    env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY
-      ? {
-          accessKeyId: env.AWS_ACCESS_KEY_ID,
-          secretAccessKey: env.AWS_SECRET_ACCESS_KEY,
-          sessionToken: env.AWS_SESSION_TOKEN || undefined,
-        }
-      : undefined;
-  const settings = (service: string) => {
-    const endpoint = env[`AWS_ENDPOINT_URL_${service}`] ?? env.AWS_ENDPOINT_URL;
-    return {
-      maxAttempts,
-      // "adaptive": after a throttle the client itself slows down (GuardDuty, Organizations).
-      retryMode: "adaptive",
-      requestHandler: { connectionTimeout: connectionTimeoutMs, requestTimeout: requestTimeoutMs },
-      ...(credentials && { credentials }),
-      ...(endpoint && { endpoint }),
-    };
-  };
-  const guardduty = new Map<string, GuardDutyClient>();
+  const settings = { env, region };
   return {
-    guardduty(name) {
-      const client = guardduty.get(name) ?? new GuardDutyClient({ ...settings("GUARDDUTY"), region: name });
-      guardduty.set(name, client);
-      return client;
-    },
-    organizations: new OrganizationsClient({ ...settings("ORGANIZATIONS"), region: ORGANIZATIONS_REGION }),
-    sqs: new SQSClient({ ...settings("SQS"), region }),
-    cloudformation: new CloudFormationClient({ ...settings("CLOUDFORMATION"), region }),
-    sts: new STSClient({ ...settings("STS"), region }),
+    ...createClients(settings),
+    cloudformation: new CloudFormationClient({
+      ...clientConfig(settings, "CLOUDFORMATION", "standard"),
+      region,
+    }),
   };
 }

@@ -3,10 +3,11 @@ import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import { Metrics } from "@aws-lambda-powertools/metrics";
 import middy from "@middy/core";
 import type { SQSEvent } from "aws-lambda";
+import { type BatchResult, deadlineSignal } from "#shared/batch";
 import { createClients } from "#shared/clients";
 import { loadConfig } from "#shared/config";
 import { PipelineMetrics } from "#shared/metrics";
-import { type BatchResult, createOnboarding, deadlineSignal, onboardBatch } from "#shared/onboard";
+import { createOnboarding, onboardBatch } from "#shared/onboard";
 
 /** Time kept back from the AWS calls for routing sends to the retry and dead-letter queues. */
 const ROUTING_RESERVE_MS = 10_000;

@@ -19,7 +19,7 @@ export type CredentialsEnv = Readonly<
 >;
 
 /**
- * `documented`: members hold the role of member-role/template.yml, trusting the onboard function's
+ * `documented`: members hold the role of member-role/template.yml, trusting the accept function's
  * role (the default: the StackSet is deployed). `organization-access`: they hold only
  * OrganizationAccountAccessRole, which trusts the management account alone — the delegated
  * administrator's situation when the StackSet was not deployed.
@@ -31,7 +31,7 @@ export interface LocalIdentities {
   readonly principals: Readonly<Record<string, PrincipalInput>>;
   /** The roles each member account holds. */
   readonly memberRoles: readonly ((account: OrgAccount) => RoleInput | undefined)[];
-  /** Credentials of each function's role, by function name (`onboard`, `reconcile`). */
+  /** Credentials of each function's role, by function name (`onboard`, `accept`, `reconcile`). */
   readonly functions: Readonly<Record<string, CredentialsEnv>>;
   /** Credentials of an operator whose role has the stack's OperatorPolicy. */
   readonly operator: CredentialsEnv;
@@ -103,11 +103,12 @@ export function localIdentities(
 
   const memberRoles = [organizationAccountAccessRole(options.managementAccountId)];
   if (options.memberRoles === "documented") {
-    const onboardRoleArn = roleArns.onboard;
-    if (!onboardRoleArn) throw new Error("serverless.yml: no onboard function");
+    // The member role trusts the function that enters member accounts: the accept function.
+    const acceptRoleArn = roleArns.accept;
+    if (!acceptRoleArn) throw new Error("serverless.yml: no accept function");
     const memberTemplate = parse(readFileSync(MEMBER_ROLE_TEMPLATE, "utf8")) as Template;
     const parameters = {
-      AdministratorRoleArn: onboardRoleArn,
+      AdministratorRoleArn: acceptRoleArn,
       RoleName: stack.params.memberRoleName ?? "GuardDutyOnboardingMember",
       ExternalId: stack.params.memberRoleExternalId ?? "",
       Regions: stack.params.regions ?? "",

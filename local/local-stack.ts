@@ -10,6 +10,7 @@ import type { AuthorizationRecord } from "../sandbox/iam.ts";
 import { type Sandbox, type SandboxOptions, startSandbox } from "../sandbox/server.ts";
 import { type Bundle, bundleFunction } from "./bundle.ts";
 import { type Deployment, type ResourceValue, TemplateEvaluator } from "./cloudformation.ts";
+import { startLocalDynamo } from "./dynamodb.ts";
 import { type EventSourceFaults, LocalEventSource } from "./event-source.ts";
 import {
   type CredentialsEnv,
@@ -106,11 +107,11 @@ function callLog(): ((record: AuthorizationRecord) => void) | undefined {
   return (record) => appendFileSync(file, `${JSON.stringify(record)}\n`);
 }
 
-/** One deployment of the stack: its definition, who is who, and the functions' environment. */
+/** One deployment of the stack: its definition, who is who, and each function's environment. */
 interface Deployed {
   readonly stack: StackDefinition;
   readonly identities: LocalIdentities;
-  readonly functionEnv: Record<string, string>;
+  readonly environments: Readonly<Record<string, Record<string, string>>>;
 }
 
 export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
@@ -118,9 +119,13 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const sqs = await startLocalSqs(first.queues, options.queueAttributes);
   const administratorAccountId = options.sandbox?.administratorAccountId ?? LOCAL_ADMINISTRATOR_ACCOUNT_ID;
   const managementAccountId = options.sandbox?.managementAccountId ?? "111111111111";
+  const dynamo = await startLocalDynamo(first.tables, administratorAccountId);
   const resources: Record<string, ResourceValue> = {};
   for (const [name, url] of Object.entries(sqs.urls)) {
     resources[name] = { ref: url, attributes: { Arn: sqs.arns[name] as string } };
+  }
+  for (const [name, table] of Object.entries(dynamo.tables)) {
+    resources[name] = { ref: table, attributes: { Arn: dynamo.arns[name] as string } };
   }
   const deployment: Deployment = {
     accountId: administratorAccountId,
@@ -142,10 +147,12 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     AWS_REGION: LOCAL_REGION,
     ...firstIdentities.operator,
     AWS_ENDPOINT_URL_SQS: sqs.endpoint,
+    AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
     ...sandbox.env(),
     GUARDDUTY_REGIONS: options.regions.join(","),
     ONBOARDING_QUEUE_URL: sqs.urls.OnboardingQueue as string,
     RETRY_QUEUE_URL: sqs.urls.RetryQueue as string,
+    ACCEPT_QUEUE_URL: sqs.urls.AcceptQueue as string,
     DEAD_LETTER_QUEUE_URL: sqs.urls.DeadLetterQueue as string,
     ADMINISTRATOR_ACCOUNT_ID: administratorAccountId,
   };
@@ -165,40 +172,53 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     };
   };
 
-  let current: Deployed = {
-    stack: first,
-    identities: firstIdentities,
-    functionEnv: environmentOf(first, firstIdentities, "onboard"),
-  };
-  const bundle: Bundle | undefined = options.withoutFunction
-    ? undefined
-    : await bundleFunction(first.handler, first.esbuild);
-  const startSources = ({ stack, functionEnv }: Deployed): LocalEventSource[] => {
-    if (!bundle) return [];
-    const sources = stack.eventSources.map(
-      (settings) =>
-        new LocalEventSource({
-          sqs: sqs.client,
-          queueUrl: sqs.urls[settings.queue] as string,
-          queueArn: sqs.arns[settings.queue] as string,
-          settings: { ...settings, ...options.eventSourceSettings },
-          faults: options.eventSourceFaults,
-          onError: options.onError,
-          container: {
-            bundle,
-            env: functionEnv,
-            timeoutMs: stack.functionTimeoutSeconds * 1000,
-            functionName: functionEnv.AWS_LAMBDA_FUNCTION_NAME as string,
-            onLog: options.onLog ?? (() => undefined),
-          },
-        }),
-    );
+  const deployed = (stack: StackDefinition, identities: LocalIdentities): Deployed => ({
+    stack,
+    identities,
+    environments: Object.fromEntries(
+      Object.keys(stack.functions).map((fn) => [fn, environmentOf(stack, identities, fn)]),
+    ),
+  });
+  let current = deployed(first, firstIdentities);
+  // Every function Lambda's SQS event source invokes, bundled as `serverless package` bundles it.
+  const bundles = new Map<string, Bundle>();
+  if (!options.withoutFunction) {
+    for (const fn of Object.values(first.functions)) {
+      if (fn.eventSources.length > 0) bundles.set(fn.name, await bundleFunction(fn.handler, first.esbuild));
+    }
+  }
+  const startSources = ({ stack, environments }: Deployed): LocalEventSource[] => {
+    const sources = Object.values(stack.functions).flatMap((fn) => {
+      const bundle = bundles.get(fn.name);
+      const env = environments[fn.name];
+      if (!bundle || !env) return [];
+      return fn.eventSources.map(
+        (settings) =>
+          new LocalEventSource({
+            sqs: sqs.client,
+            queueUrl: sqs.urls[settings.queue] as string,
+            queueArn: sqs.arns[settings.queue] as string,
+            settings: { ...settings, ...options.eventSourceSettings },
+            faults: options.eventSourceFaults,
+            onError: options.onError,
+            container: {
+              bundle,
+              env,
+              timeoutMs: fn.timeoutSeconds * 1000,
+              functionName: env.AWS_LAMBDA_FUNCTION_NAME as string,
+              onLog: options.onLog ?? (() => undefined),
+            },
+          }),
+      );
+    });
     for (const source of sources) source.start();
     return sources;
   };
   let eventSources = startSources(current);
 
-  const sources = first.eventSources.map((settings) => settings.queue);
+  const sources = Object.values(first.functions).flatMap((fn) =>
+    fn.eventSources.map((settings) => settings.queue),
+  );
   const depths = async () => {
     const result: Record<string, QueueDepth> = {};
     for (const [name, QueueUrl] of Object.entries(sqs.urls)) {
@@ -224,16 +244,15 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     sandbox,
     env,
     get functionEnv() {
-      return current.functionEnv;
+      return current.environments.onboard as Record<string, string>;
     },
     get identities() {
       return current.identities;
     },
     roleEnv(functionName) {
-      if (!current.identities.functions[functionName]) {
-        throw new Error(`serverless.yml has no function ${functionName}`);
-      }
-      return environmentOf(current.stack, current.identities, functionName);
+      const environment = current.environments[functionName];
+      if (!environment) throw new Error(`serverless.yml has no function ${functionName}`);
+      return environment;
     },
     get eventSources() {
       return eventSources;
@@ -252,7 +271,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
           if (input) sandbox.addRole(account.id, input);
         }
       }
-      current = { stack, identities, functionEnv: environmentOf(stack, identities, "onboard") };
+      current = deployed(stack, identities);
       eventSources = startSources(current);
     },
     depths,
@@ -276,6 +295,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       await Promise.all(eventSources.map((source) => source.stop()));
       await sandbox.close();
       await sqs.close();
+      await dynamo.close();
     },
   };
 }

@@ -7,6 +7,7 @@
 import { readFileSync } from "node:fs";
 import { parse } from "yaml";
 import type { Template } from "./cloudformation.ts";
+import type { TableDefinition } from "./dynamodb.ts";
 
 export interface QueueDefinition {
   /** The CloudFormation logical id, e.g. `OnboardingQueue`. */
@@ -43,6 +44,8 @@ export interface StackDefinition {
   readonly stage: string;
   readonly region: string;
   readonly queues: readonly QueueDefinition[];
+  /** The DynamoDB tables (`AWS::DynamoDB::Table`), properties resolved. */
+  readonly tables: readonly TableDefinition[];
   /** The onboard function's (the pipeline's) timeout, handler and event sources. */
   readonly functionTimeoutSeconds: number;
   /** e.g. `functions/onboard.handler`. */
@@ -111,6 +114,10 @@ export function readStack(
       };
     });
 
+  const tables = Object.entries(resources)
+    .filter(([, resource]) => resource.Type === "AWS::DynamoDB::Table")
+    .map(([name, resource]): TableDefinition => ({ name, properties: resolve(resource.Properties) as Yaml }));
+
   const functions = Object.fromEntries(
     Object.entries(raw.functions as Yaml).map(([name, definition]) => {
       const fn = resolve(definition) as Yaml;
@@ -142,6 +149,7 @@ export function readStack(
     stage,
     region,
     queues,
+    tables,
     functionTimeoutSeconds: onboard.timeoutSeconds,
     handler: onboard.handler,
     eventSources: onboard.eventSources,

@@ -3,14 +3,14 @@ import {
   CreateDetectorCommand,
   GetAdministratorAccountCommand,
   type GuardDutyClient,
-  ListDetectorsCommand,
   ListInvitationsCommand,
 } from "@aws-sdk/client-guardduty";
 import { AssumeRoleCommand, type STSClient } from "@aws-sdk/client-sts";
 import { classifyError } from "./classify.ts";
 import type { MemberCredentials } from "./clients.ts";
+import { findDetector } from "./guardduty.ts";
 import { memberSessionPolicy } from "./member-session.ts";
-import type { RegionOutcome } from "./members.ts";
+import type { CellOutcome } from "./outcomes.ts";
 import { describeError } from "./privacy.ts";
 
 /**
@@ -60,8 +60,8 @@ export class MemberAcceptance {
     accountId: string,
     regions: readonly string[],
     signal?: AbortSignal,
-  ): Promise<Map<string, RegionOutcome>> {
-    const outcomes = new Map<string, RegionOutcome>();
+  ): Promise<Map<string, CellOutcome>> {
+    const outcomes = new Map<string, CellOutcome>();
     let credentials: MemberCredentials;
     try {
       credentials = await this.#assumeRole(accountId, signal);
@@ -71,7 +71,7 @@ export class MemberAcceptance {
       // IAM names the policy that refused: the function's own ("no identity-based policy allows"), or
       // the member role's trust (or a role that does not exist), which is the member account's to fix.
       const ownPolicy = /identity-based policy/i.test((error as Error)?.message ?? "");
-      const outcome: RegionOutcome = {
+      const outcome: CellOutcome = {
         outcome: refused ? "dead-letter" : decision.verdict,
         reason: refused ? (ownPolicy ? "access-denied" : "member-role-not-assumable") : decision.reason,
         detail: describeError(error),
@@ -119,10 +119,10 @@ export class MemberAcceptance {
    * or "invitationId is not valid" — both are checked against the member's actual state before they
    * count as failures.
    */
-  async #acceptIn(client: GuardDutyClient, signal?: AbortSignal): Promise<RegionOutcome> {
+  async #acceptIn(client: GuardDutyClient, signal?: AbortSignal): Promise<CellOutcome> {
     const administrator = this.#options.administratorAccountId;
     const options = { abortSignal: signal };
-    const detector = async () => (await client.send(new ListDetectorsCommand({}), options)).DetectorIds?.[0];
+    const detector = () => findDetector(client, signal);
     const accepted = async (detectorId: string | undefined) => {
       const answer = await client.send(
         new GetAdministratorAccountCommand({ DetectorId: detectorId }),

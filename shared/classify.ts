@@ -120,6 +120,20 @@ export interface ErrorLike {
   readonly $retryable?: unknown;
 }
 
+/** The error names that mean "slow down", whatever the service calls them (GuardDuty, Organizations, STS). */
+export const THROTTLING_ERRORS: readonly string[] = [
+  "TooManyRequestsException",
+  "ThrottlingException",
+  "Throttling",
+  "RequestLimitExceeded",
+];
+
+/** Whether an error is a throttle: by name, or by HTTP 429. */
+export function isThrottling(error: unknown): boolean {
+  const { name = "", $metadata } = (error ?? {}) as ErrorLike;
+  return THROTTLING_ERRORS.includes(name) || $metadata?.httpStatusCode === 429;
+}
+
 interface ErrorRule extends Decision {
   readonly names?: readonly string[];
   readonly status?: (status: number) => boolean;
@@ -139,7 +153,7 @@ export const ERROR_RULES: readonly ErrorRule[] = [
     action: "Only accounts of the organization are onboarded. Check the account id.",
   },
   {
-    names: ["TooManyRequestsException", "ThrottlingException", "Throttling", "RequestLimitExceeded"],
+    names: THROTTLING_ERRORS,
     status: (status) => status === 429,
     verdict: "retry",
     reason: "throttled",

@@ -1,12 +1,16 @@
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { GuardDutyClient } from "@aws-sdk/client-guardduty";
 import { OrganizationsClient } from "@aws-sdk/client-organizations";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { STSClient } from "@aws-sdk/client-sts";
+import { isThrottling } from "./classify.ts";
+import { ORGANIZATIONS_REGION } from "./organizations.ts";
 
 /**
- * Every AWS client the project uses is built here, once per container, with an explicit retry mode,
- * attempt budget and timeouts. Endpoints come from the SDK's standard `AWS_ENDPOINT_URL_<SERVICE>`
- * variables, which is how the local stack is reached with unmodified clients.
+ * Every AWS client the project uses — the functions' and the operator tool's — is built here, once per
+ * container or command, with an explicit retry mode, attempt budget and timeouts. Endpoints come from the
+ * SDK's standard `AWS_ENDPOINT_URL_<SERVICE>` variables, which is how the local stack is reached with
+ * unmodified clients.
  */
 export interface ClientSettings {
   /** SDK attempts per call (first try included) before the error reaches the pipeline, which then retries via SQS. */
@@ -20,6 +24,14 @@ export interface ClientSettings {
    * `throttled` true, of every attempt that was throttled: for the latency and throttle metrics.
    */
   readonly observe?: (api: string, milliseconds: number, throttled: boolean) => void;
+  /**
+   * Where endpoints and credentials come from when not the process's (the CLI run by a test): its
+   * `AWS_ENDPOINT_URL_<SERVICE>`, `AWS_ENDPOINT_URL` and `AWS_ACCESS_KEY_ID`… Without keys there, the
+   * SDK's default chain (AWS_PROFILE, SSO, instance roles) finds the credentials.
+   */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  /** The region of the SQS, STS and DynamoDB clients (default: the SDK's, from AWS_REGION). */
+  readonly region?: string;
 }
 
 export const CLIENT_DEFAULTS = {
@@ -27,9 +39,6 @@ export const CLIENT_DEFAULTS = {
   connectionTimeoutMs: 3_000,
   requestTimeoutMs: 10_000,
 } as const;
-
-/** Organizations is a global service whose endpoint lives in us-east-1. */
-export const ORGANIZATIONS_REGION = "us-east-1";
 
 /** Temporary credentials of a member account (STS AssumeRole). */
 export interface MemberCredentials {
@@ -50,15 +59,40 @@ export interface Clients {
   readonly sqs: SQSClient;
   /** STS in the function's own region (regional endpoint), for AssumeRole into member accounts. */
   readonly sts: STSClient;
+  readonly dynamodb: DynamoDBClient;
 }
 
-/** Errors that mean "slow down", whatever the service calls them. */
-const THROTTLING = new Set([
-  "TooManyRequestsException",
-  "ThrottlingException",
-  "Throttling",
-  "RequestLimitExceeded",
-]);
+/**
+ * The configuration every client gets: retries and timeouts, and the endpoint and credentials of
+ * `settings.env` when one is given. "adaptive" adds client-side rate limiting on top of "standard"
+ * retries: after a throttle the client itself slows down, which is what GuardDuty's and Organizations'
+ * undocumented throttles call for; SQS and DynamoDB do not need it.
+ */
+export function clientConfig(settings: ClientSettings, service: string, retryMode: "adaptive" | "standard") {
+  const { maxAttempts, connectionTimeoutMs, requestTimeoutMs, env } = { ...CLIENT_DEFAULTS, ...settings };
+  const endpoint = env?.[`AWS_ENDPOINT_URL_${service}`] ?? env?.AWS_ENDPOINT_URL;
+  const credentials =
+    env?.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY
+      ? {
+          accessKeyId: env.AWS_ACCESS_KEY_ID,
+          secretAccessKey: env.AWS_SECRET_ACCESS_KEY,
+          sessionToken: env.AWS_SESSION_TOKEN || undefined,
+        }
+      : undefined;
+  return {
+    maxAttempts,
+    retryMode,
+    // Without throwOnRequestTimeout the node handler only warns when requestTimeout passes: a hung call
+    // would then hold the batch until the deadline signal.
+    requestHandler: {
+      connectionTimeout: connectionTimeoutMs,
+      requestTimeout: requestTimeoutMs,
+      throwOnRequestTimeout: true,
+    },
+    ...(credentials && { credentials }),
+    ...(endpoint && { endpoint }),
+  };
+}
 
 type Observable = GuardDutyClient | OrganizationsClient | STSClient;
 
@@ -87,9 +121,7 @@ function observed<T extends Observable>(client: T, service: string, observe: Cli
       try {
         return await next(args);
       } catch (error) {
-        const { name = "", $metadata } = error as { name?: string; $metadata?: { httpStatusCode?: number } };
-        if (THROTTLING.has(name) || $metadata?.httpStatusCode === 429)
-          observe(apiOf(context.commandName), 0, true);
+        if (isThrottling(error)) observe(apiOf(context.commandName), 0, true);
         throw error;
       }
     },
@@ -99,34 +131,33 @@ function observed<T extends Observable>(client: T, service: string, observe: Cli
 }
 
 export function createClients(settings: ClientSettings = {}): Clients {
-  const { maxAttempts, connectionTimeoutMs, requestTimeoutMs, observe } = { ...CLIENT_DEFAULTS, ...settings };
-  // Without throwOnRequestTimeout the node handler only warns when requestTimeout passes: a hung call
-  // would then hold the batch until the deadline signal.
-  const requestHandler = {
-    connectionTimeout: connectionTimeoutMs,
-    requestTimeout: requestTimeoutMs,
-    throwOnRequestTimeout: true,
-  };
-  // "adaptive" adds client-side rate limiting on top of "standard" retries: after a throttle, the client
-  // itself slows down, which is what GuardDuty's and Organizations' undocumented throttles call for.
-  const throttled = { maxAttempts, retryMode: "adaptive", requestHandler } as const;
+  const { observe, region } = settings;
   const guardduty = new Map<string, GuardDutyClient>();
+  const guarddutyConfig = clientConfig(settings, "GUARDDUTY", "adaptive");
   return {
-    guardduty(region) {
+    guardduty(name) {
       const client =
-        guardduty.get(region) ??
-        observed(new GuardDutyClient({ ...throttled, region }), "GuardDuty", observe);
-      guardduty.set(region, client);
+        guardduty.get(name) ??
+        observed(new GuardDutyClient({ ...guarddutyConfig, region: name }), "GuardDuty", observe);
+      guardduty.set(name, client);
       return client;
     },
-    memberGuardDuty: (region, credentials) =>
-      observed(new GuardDutyClient({ ...throttled, region, credentials }), "GuardDutyMember", observe),
+    memberGuardDuty: (name, credentials) =>
+      observed(
+        new GuardDutyClient({ ...guarddutyConfig, region: name, credentials }),
+        "GuardDutyMember",
+        observe,
+      ),
     organizations: observed(
-      new OrganizationsClient({ ...throttled, region: ORGANIZATIONS_REGION }),
+      new OrganizationsClient({
+        ...clientConfig(settings, "ORGANIZATIONS", "adaptive"),
+        region: ORGANIZATIONS_REGION,
+      }),
       "Organizations",
       observe,
     ),
-    sqs: new SQSClient({ maxAttempts, retryMode: "standard", requestHandler }),
-    sts: observed(new STSClient({ maxAttempts, retryMode: "standard", requestHandler }), "STS", observe),
+    sqs: new SQSClient({ ...clientConfig(settings, "SQS", "standard"), region }),
+    sts: observed(new STSClient({ ...clientConfig(settings, "STS", "standard"), region }), "STS", observe),
+    dynamodb: new DynamoDBClient({ ...clientConfig(settings, "DYNAMODB", "standard"), region }),
   };
 }

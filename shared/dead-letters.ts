@@ -1,3 +1,4 @@
+import { asDeadLetter, INVALID_MESSAGE, REDRIVEN_BY_SQS, replayOf } from "./dead-letter.ts";
 import { InvalidMessageError } from "./errors.ts";
 import { parseMessage } from "./message.ts";
 import { redact } from "./privacy.ts";
@@ -9,8 +10,7 @@ import { redact } from "./privacy.ts";
  * `maxReceiveCount` receives without a delete (the function crashed or timed out on them).
  */
 
-/** The reason shown for bodies SQS redrove: they carry no reason of their own. */
-export const REDRIVEN_BY_SQS = "redriven-by-sqs";
+export { REDRIVEN_BY_SQS } from "./dead-letter.ts";
 
 /** A DLQ message as SQS hands it over (body and the system attributes the view uses). */
 export interface QueuedDeadLetter {
@@ -64,9 +64,7 @@ export function readDeadLetter(message: QueuedDeadLetter): DeadLetterView {
     sentAt: message.sentAt === undefined ? undefined : new Date(message.sentAt).toISOString(),
     sourceQueueArn: message.sourceQueueArn,
   };
-  if (json && typeof json.reason === "string" && typeof json.at === "string" && !("version" in json)) {
-    return { ...common, ...readPipelineBody(json) };
-  }
+  if (asDeadLetter(json)) return { ...common, ...readPipelineBody(json as Json) };
   return { ...common, ...readRedriven(message.body) };
 }
 
@@ -95,7 +93,7 @@ function readPipelineBody(json: Json): BodyFields {
       ? freshRequest(request)
       : {
           notReplayable:
-            reason === "invalid-message"
+            reason === INVALID_MESSAGE
               ? "the original body is not a valid message (it is kept in `raw`): fix the producer and send a corrected request"
               : "the dead letter carries no request to replay",
         },
@@ -142,13 +140,9 @@ function readRedriven(body: string): BodyFields {
   };
 }
 
-/**
- * The request as a fresh replay: `attempt` 0, origin `replay`, no `lastError`; every other field —
- * `regions`, `correlationId`, and fields this version does not know — is kept as it is.
- */
+/** The request as a fresh replay (`dead-letter.ts`), if it is still a valid request. */
 function freshRequest(request: Json): DeadLetterView["replay"] {
-  const { lastError: _lastError, ...rest } = request;
-  const body = JSON.stringify({ ...rest, attempt: 0, origin: "replay" });
+  const body = JSON.stringify(replayOf(request));
   try {
     parseMessage(body);
   } catch (error) {

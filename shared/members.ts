@@ -1,28 +1,14 @@
 import {
   CreateMembersCommand,
-  GetMembersCommand,
   type GuardDutyClient,
   InviteMembersCommand,
-  ListDetectorsCommand,
   type UnprocessedAccount,
 } from "@aws-sdk/client-guardduty";
 import { classifyError, classifyResult, type Decision } from "./classify.ts";
 import { chunk } from "./concurrency.ts";
+import { findDetector, getMembers, MAX_ACCOUNTS_PER_CALL, NEEDS_NO_INVITATION } from "./guardduty.ts";
+import type { CellOutcome } from "./outcomes.ts";
 import { describeError, redact } from "./privacy.ts";
-
-/** The outcome of one (account, region): DESIGN.md, "Outcome of one (account, region)". */
-export type Outcome = "invited" | "enabled" | "already" | "retry" | "dead-letter" | "skipped";
-
-export interface RegionOutcome {
-  readonly outcome: Outcome;
-  readonly reason?: string;
-  /** Why, in GuardDuty's words (redacted of e-mail addresses). */
-  readonly detail?: string;
-  /** The member's relationship status when the administrator side knows it (`Invited`, `Enabled`). */
-  readonly memberStatus?: string;
-  /** Set when the member-side step failed: its retry or replay resumes there. */
-  readonly step?: "accept";
-}
 
 export interface MemberAccount {
   readonly accountId: string;
@@ -34,12 +20,6 @@ export interface MembershipOptions {
   readonly invitationMessage?: string;
   readonly disableEmailNotification: boolean;
 }
-
-/** CreateMembers takes 1–50 AccountDetails; InviteMembers and GetMembers 1–50 AccountIds (API model). */
-export const MAX_ACCOUNTS_PER_CALL = 50;
-
-/** Relationship states in which a member needs no (new) invitation. */
-const ALREADY_INVITED = new Set(["Invited", "Enabled", "EmailVerificationInProgress"]);
 
 type Rejection = Decision & { readonly detail: string };
 
@@ -62,12 +42,9 @@ export class RegionMembers {
    * mode) InviteMembers in chunks of ≤ 50. Accounts already invited are not invited again, so a
    * duplicate delivery never sends a second invitation.
    */
-  async onboard(
-    accounts: readonly MemberAccount[],
-    signal?: AbortSignal,
-  ): Promise<Map<string, RegionOutcome>> {
-    const outcomes = new Map<string, RegionOutcome>();
-    const settle = (ids: Iterable<string>, outcome: RegionOutcome) => {
+  async onboard(accounts: readonly MemberAccount[], signal?: AbortSignal): Promise<Map<string, CellOutcome>> {
+    const outcomes = new Map<string, CellOutcome>();
+    const settle = (ids: Iterable<string>, outcome: CellOutcome) => {
       for (const id of ids) outcomes.set(id, outcome);
     };
     const ids = accounts.map(({ accountId }) => accountId);
@@ -113,18 +90,13 @@ export class RegionMembers {
     // "Already a member" from CreateMembers says nothing about the invitation: ask, rather than re-invite.
     for (const part of chunk(toCheck, MAX_ACCOUNTS_PER_CALL)) {
       try {
-        const { Members = [] } = await this.#client.send(
-          new GetMembersCommand({ DetectorId: detectorId, AccountIds: part }),
-          {
-            abortSignal: signal,
-          },
-        );
+        const members = await getMembers(this.#client, detectorId, part, signal);
         const statuses = new Map(
-          Members.map((member) => [member.AccountId, member.RelationshipStatus ?? ""]),
+          members.map((member) => [member.AccountId, member.RelationshipStatus ?? ""]),
         );
         for (const accountId of part) {
           const memberStatus = statuses.get(accountId) ?? "";
-          if (ALREADY_INVITED.has(memberStatus))
+          if (NEEDS_NO_INVITATION.has(memberStatus))
             settle([accountId], { outcome: "already", reason: "already-member", memberStatus });
           else toInvite.push(accountId);
         }
@@ -156,12 +128,7 @@ export class RegionMembers {
 
   /** The administrator's detector in this region. Only a found id is cached: GuardDuty may be enabled later. */
   async #detector(signal?: AbortSignal): Promise<string | undefined> {
-    if (!this.#detectorId) {
-      const { DetectorIds = [] } = await this.#client.send(new ListDetectorsCommand({}), {
-        abortSignal: signal,
-      });
-      this.#detectorId = DetectorIds[0];
-    }
+    this.#detectorId ??= await findDetector(this.#client, signal);
     return this.#detectorId;
   }
 
@@ -203,6 +170,6 @@ function rejectionFor(result: string | undefined): Rejection {
   return { ...classifyResult(result), detail: redact(result ?? "(no result text)") };
 }
 
-function fromRejection({ verdict, reason, detail }: Rejection): RegionOutcome {
+function fromRejection({ verdict, reason, detail }: Rejection): CellOutcome {
   return { outcome: verdict, reason, detail };
 }

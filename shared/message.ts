@@ -1,4 +1,5 @@
 import * as z from "zod/mini";
+import { asDeadLetter, type DeadLetterBody, replayOf } from "./dead-letter.ts";
 import { InvalidMessageError } from "./errors.ts";
 import { ACCOUNT_ID_PATTERN, REGION_PATTERN } from "./ids.ts";
 
@@ -118,7 +119,8 @@ export function parseMessage(body: string): ParsedMessage {
     throw new InvalidMessageError("body is not a JSON object");
   }
   if ("detail-type" in json) return parseEvent(json);
-  if (!("version" in json) && "reason" in json && "at" in json) return parseDeadLetter(json);
+  const letter = asDeadLetter(json);
+  if (letter) return parseDeadLetter(letter);
   if (!("version" in json)) {
     throw new InvalidMessageError("body is neither an EventBridge event, a request nor a dead letter");
   }
@@ -130,22 +132,23 @@ export function parseMessage(body: string): ParsedMessage {
 }
 
 /**
- * A dead letter moved back as it is: its request again, as a fresh replay (attempt 0, origin `replay`,
- * no `lastError`). An `invalid-message` dead letter has no request: its original body is what stays invalid.
+ * A dead letter moved back as it is: its request again, as a fresh replay (`dead-letter.ts`). An
+ * `invalid-message` dead letter has no request: its original body is what stays invalid.
  */
-function parseDeadLetter(json: object): ParsedMessage {
-  const { request, raw } = json as { request?: unknown; raw?: unknown };
+function parseDeadLetter(letter: DeadLetterBody): ParsedMessage {
+  const { request, raw } = letter;
   if (request && typeof request === "object") {
-    const { lastError: _lastError, ...rest } = request as Record<string, unknown>;
-    const parsed = z.safeParse(OnboardingRequestSchema, { ...rest, attempt: 0, origin: "replay" });
+    const parsed = z.safeParse(
+      OnboardingRequestSchema,
+      replayOf(request as unknown as Record<string, unknown>),
+    );
     if (!parsed.success)
       throw new InvalidMessageError(`invalid request in dead letter: ${describe(parsed.error)}`);
     return { kind: "request", request: parsed.data };
   }
-  const original = typeof raw === "string" ? raw : undefined;
   throw new InvalidMessageError(
     "a dead letter without a request (its original body was never valid)",
-    original,
+    typeof raw === "string" ? raw : undefined,
   );
 }
 

@@ -1,9 +1,8 @@
 import { type BackfillReport, backfill } from "./backfill.ts";
 import type { Clients } from "./clients.ts";
-import { loadConfig } from "./config.ts";
-import { ConfigError } from "./errors.ts";
+import { loadStageConfig, url } from "./config.ts";
 import type { PipelineMetrics } from "./metrics.ts";
-import type { Log } from "./onboard.ts";
+import type { Log } from "./report.ts";
 
 /**
  * The scheduled reconciliation: CloudTrail-to-EventBridge delivery is best effort, so once a day (stage
@@ -22,12 +21,13 @@ type Env = Readonly<Record<string, string | undefined>>;
 
 /** Reads the stage configuration the reconcile function needs; fails fast naming the variable. */
 export function loadReconcileConfig(env: Env = process.env): ReconcileConfig {
-  const { regions, administratorAccountId, sdkRequestTimeoutMs } = loadConfig(env);
-  const onboardingQueueUrl = env.ONBOARDING_QUEUE_URL?.trim();
-  if (!onboardingQueueUrl) throw new ConfigError("ONBOARDING_QUEUE_URL", "is required (the queue URL)");
-  if (!URL.canParse(onboardingQueueUrl))
-    throw new ConfigError("ONBOARDING_QUEUE_URL", `"${onboardingQueueUrl}" is not a URL`);
-  return { regions, onboardingQueueUrl, administratorAccountId, sdkRequestTimeoutMs };
+  const { regions, administratorAccountId, sdkRequestTimeoutMs } = loadStageConfig(env);
+  return {
+    regions,
+    onboardingQueueUrl: url(env, "ONBOARDING_QUEUE_URL"),
+    administratorAccountId,
+    sdkRequestTimeoutMs,
+  };
 }
 
 /**

@@ -1,15 +1,18 @@
 import { retryDelaySeconds } from "./backoff.ts";
-import type { RegionOutcome } from "./members.ts";
+import { deadLetterOf, invalidDeadLetter } from "./dead-letter.ts";
 import type { OnboardingRequest } from "./message.ts";
+import { awaitsAcceptance } from "./outcomes.ts";
+import { byMessage, type Cell, type Plan } from "./plan.ts";
 
 /**
- * Where an account that GuardDuty did not accept goes next, as plain data: the retry queue (transient,
- * with backoff) or the dead-letter queue (permanent, with a reason). Sending is `dispatch.ts`'s job.
+ * Where each (account, region) of a final plan goes next, as plain data: a retry (with backoff), the
+ * dead-letter queue (with a reason), or the member side's queue (invited, to be accepted). Sending is
+ * `dispatch.ts`'s job; a message is deleted only once all its sends are confirmed.
  */
 
-export type Destination = "retry" | "dead-letter";
+export type Destination = "retry" | "dead-letter" | "accept";
 
-/** A message to send on behalf of one source record; the record is deleted only once every send is confirmed. */
+/** A message to send on behalf of one source record. */
 export interface Outbound {
   readonly sourceId: string;
   readonly destination: Destination;
@@ -17,115 +20,91 @@ export interface Outbound {
   readonly delaySeconds?: number;
 }
 
-/** Every message on the DeadLetterQueue that the project writes (DESIGN.md, "Dead-letter bodies"). */
-export interface DeadLetterBody {
-  readonly reason: string;
-  readonly detail: string;
-  readonly accountId?: string;
-  readonly region?: string;
-  readonly at: string;
-  readonly attempt?: number;
-  readonly correlationId?: string;
-  /** The request to replay: narrowed to the failed region. */
-  readonly request?: OnboardingRequest;
-  /** A body that could not be parsed, verbatim. */
-  readonly raw?: string;
-}
-
 export interface RoutingPolicy {
-  readonly maxAttempts: number;
   readonly retryBaseDelaySeconds: number;
+  /** Invited members go to the member side's queue (invitation mode with acceptance on). */
+  readonly handOffAcceptance: boolean;
+  /**
+   * Where retries go: the onboard function's RetryQueue; the member side retries on its own queue
+   * (`accept`), so that its retries never pass through the administrator side again.
+   */
+  readonly retryTo: Extract<Destination, "retry" | "accept">;
   readonly random?: () => number;
 }
 
-/** A body that is not one of the contracts: kept verbatim in `raw`, never retried. */
-export function deadLetterInvalid(sourceId: string, raw: string, detail: string, at: string): Outbound {
-  const body: DeadLetterBody = { reason: "invalid-message", detail, at, raw };
-  return { sourceId, destination: "dead-letter", body: JSON.stringify(body) };
-}
-
-/**
- * Routes one request's non-terminal region outcomes. Retryable regions travel together in one retry
- * message (attempt + 1, only those regions, delayed with backoff); once attempts are spent each becomes
- * a `retries-exhausted` dead letter with the last error. Each permanently failed region becomes its own
- * dead letter, so `dlq replay` resumes exactly that (account, region).
- */
-export function routeOutcomes(
-  sourceId: string,
-  request: OnboardingRequest,
-  outcomes: ReadonlyMap<string, RegionOutcome>,
-  policy: RoutingPolicy,
-  at: string,
-): Outbound[] {
+/** Every outbound message of a final plan (`exhaust-retries.ts` ran: a `retry` has attempts left). */
+export function route(plan: Plan, policy: RoutingPolicy, at: string): Outbound[] {
   const outbound: Outbound[] = [];
-  const deadLetter = (region: string, reason: string, detail: string, step: RegionOutcome["step"]) => {
-    const body: DeadLetterBody = {
-      reason,
-      detail,
-      accountId: request.accountId,
-      region,
-      at,
-      attempt: request.attempt,
-      correlationId: request.correlationId,
-      request: { ...request, regions: [region], step },
-    };
-    outbound.push({ sourceId, destination: "dead-letter", body: JSON.stringify(body) });
-  };
-
-  const retrying = [...outcomes].filter(([, outcome]) => outcome.outcome === "retry");
-  const nextAttempt = request.attempt + 1;
-  if (nextAttempt >= policy.maxAttempts) {
-    for (const [region, { reason, detail, step }] of retrying) {
-      deadLetter(
-        region,
-        "retries-exhausted",
-        `after ${nextAttempt} attempts, last ${reason}: ${detail ?? ""}`,
-        step,
-      );
-    }
-  } else {
-    // One retry per step: regions failing at the member side resume there, the others from the start.
-    for (const step of [undefined, "accept"] as const) {
-      const group = retrying.filter(([, outcome]) => outcome.step === step);
-      if (group.length === 0) continue;
-      const [region, { reason = "unknown", detail = "" }] = group[0] as [string, RegionOutcome];
-      const retry: OnboardingRequest = {
-        ...request,
-        attempt: nextAttempt,
-        origin: "retry",
-        regions: group.map(([name]) => name),
-        step,
-        lastError: { reason, detail, region },
-      };
-      outbound.push({
-        sourceId,
-        destination: "retry",
-        body: JSON.stringify(retry),
-        delaySeconds: retryDelaySeconds(request.attempt, policy.retryBaseDelaySeconds, policy.random),
-      });
-    }
+  for (const note of plan.notes) {
+    if (note.outcome !== "dead-letter") continue;
+    const body = invalidDeadLetter(note.raw ?? "", note.detail, at);
+    outbound.push({ sourceId: note.messageId, destination: "dead-letter", body: JSON.stringify(body) });
   }
-  for (const [region, { outcome, reason, detail, step }] of outcomes) {
-    if (outcome === "dead-letter") deadLetter(region, reason ?? "unknown", detail ?? "", step);
+  for (const [messageId, cells] of byMessage(plan)) {
+    outbound.push(...routeMessage(messageId, cells, policy, at));
   }
   return outbound;
 }
 
-/**
- * What a `retry` becomes once the request has spent its attempts: a `retries-exhausted` dead letter
- * carrying the last reason. Any other outcome is returned as it is.
- */
-export function exhaust(
-  request: OnboardingRequest,
-  outcome: RegionOutcome,
-  maxAttempts: number,
-): RegionOutcome {
-  const attempts = request.attempt + 1;
-  if (outcome.outcome !== "retry" || attempts < maxAttempts) return outcome;
-  return {
-    outcome: "dead-letter",
-    reason: "retries-exhausted",
-    detail: `after ${attempts} attempts, last ${outcome.reason}: ${outcome.detail ?? ""}`,
-    step: outcome.step,
-  };
+function routeMessage(
+  messageId: string,
+  cells: readonly Cell[],
+  policy: RoutingPolicy,
+  at: string,
+): Outbound[] {
+  const [first] = cells;
+  if (!first) return [];
+  const { request } = first;
+  const outbound: Outbound[] = [];
+  const send = (destination: Destination, body: unknown, delaySeconds?: number) =>
+    outbound.push({ sourceId: messageId, destination, body: JSON.stringify(body), delaySeconds });
+
+  for (const { region, outcome } of cells) {
+    if (outcome?.outcome !== "dead-letter") continue;
+    send(
+      "dead-letter",
+      deadLetterOf(
+        request,
+        region,
+        { reason: outcome.reason ?? "unknown", detail: outcome.detail ?? "", step: outcome.step },
+        at,
+      ),
+    );
+  }
+  // One retry per step: regions failing at the member side resume there, the others from the start.
+  for (const step of [undefined, "accept"] as const) {
+    const retrying = cells.filter(({ outcome }) => outcome?.outcome === "retry" && outcome.step === step);
+    const [failing] = retrying;
+    if (!failing?.outcome) continue;
+    const retry: OnboardingRequest = {
+      ...request,
+      attempt: request.attempt + 1,
+      origin: "retry",
+      regions: retrying.map((cell) => cell.region),
+      step,
+      lastError: {
+        reason: failing.outcome.reason ?? "unknown",
+        detail: failing.outcome.detail ?? "",
+        region: failing.region,
+      },
+    };
+    const destination = step === "accept" ? policy.retryTo : "retry";
+    send(destination, retry, retryDelaySeconds(request.attempt, policy.retryBaseDelaySeconds, policy.random));
+  }
+  // Invited (now or before): one request to the member side for all the message's such regions. It is a
+  // new step with attempts of its own.
+  const invited = policy.handOffAcceptance
+    ? cells.filter(({ outcome }) => outcome && awaitsAcceptance(outcome))
+    : [];
+  if (invited.length > 0) {
+    const accept: OnboardingRequest = {
+      ...request,
+      attempt: 0,
+      regions: invited.map((cell) => cell.region),
+      step: "accept",
+      lastError: undefined,
+    };
+    send("accept", accept);
+  }
+  return outbound;
 }

@@ -43,7 +43,8 @@ const MEMBER = "123456789012";
 const MANAGEMENT = "111111111111";
 const stack = readStack();
 const roleOf = (fn: string) => stack.functions[fn]?.role as string;
-const onboardRoleArn = `arn:aws:iam::${ACCOUNT}:role/guardduty-onboarding-test-us-east-1-onboard`;
+/** The member role trusts the function that enters member accounts. */
+const acceptRoleArn = `arn:aws:iam::${ACCOUNT}:role/guardduty-onboarding-test-us-east-1-accept`;
 
 beforeAll(async () => {
   packaged = await packageIsolated(["--stage", "test", "--param", `regions=${PACKAGED_REGIONS}`]);
@@ -92,7 +93,7 @@ function deployedPrincipal(call: AuthorizationRecord, stage: Stage): Principal |
   if (name === "operator") return as(policiesIn(template(), "OperatorPolicy", stage));
   if (name === "GuardDutyOnboardingMember") {
     const Regions = stage.regions ?? PACKAGED_REGIONS;
-    return as(memberRole(call.accountId, { AdministratorRoleArn: onboardRoleArn, Regions }).policies);
+    return as(memberRole(call.accountId, { AdministratorRoleArn: acceptRoleArn, Regions }).policies);
   }
   if (name === "OrganizationAccountAccessRole") return as(ORGANIZATION_ACCESS_POLICIES);
   return undefined;
@@ -110,13 +111,13 @@ async function allowed(who: Principal, action: string, resource = "*", context: 
 
 /** Every Allow statement of the documents a deployment creates, with where it comes from. */
 function allowStatements(): { owner: string; statement: Statement }[] {
-  const owners = [roleOf("onboard"), roleOf("reconcile"), "OperatorPolicy"];
+  const owners = [roleOf("onboard"), roleOf("accept"), roleOf("reconcile"), "OperatorPolicy"];
   const stackStatements = owners.flatMap((owner) =>
     policiesIn(template(), owner).flatMap((policy) =>
       statementsOf(policy).map((statement) => ({ owner, statement })),
     ),
   );
-  const member = memberRole(MEMBER, { AdministratorRoleArn: onboardRoleArn, Regions: PACKAGED_REGIONS });
+  const member = memberRole(MEMBER, { AdministratorRoleArn: acceptRoleArn, Regions: PACKAGED_REGIONS });
   const session = JSON.parse(memberSessionPolicy(["us-east-1"])) as PolicyDocument;
   return [
     ...stackStatements,
@@ -165,7 +166,7 @@ describe("the Service Authorization Reference", () => {
   });
 
   it("gives member sessions exactly the member role's GuardDuty actions", () => {
-    const member = memberRole(MEMBER, { AdministratorRoleArn: onboardRoleArn });
+    const member = memberRole(MEMBER, { AdministratorRoleArn: acceptRoleArn });
     const roleActions = member.policies.flatMap((policy) =>
       statementsOf(policy).flatMap((statement) => list(statement.Action)),
     );
@@ -215,7 +216,7 @@ describe("every call the integration tier made", () => {
   });
 
   it("needs every GuardDuty, Organizations and STS statement of each function's role: drop one and a call is denied", async () => {
-    for (const fn of ["onboard", "reconcile"]) {
+    for (const fn of ["onboard", "accept", "reconcile"]) {
       const made = calls.filter((call) => call.principalArn.endsWith(`-${fn}`));
       const [policy] = policiesIn(template(), roleOf(fn));
       const sids = statementsOf(policy as PolicyDocument)
@@ -250,18 +251,40 @@ describe("what each function may do beyond the sandbox's services (SQS, CloudWat
   const logGroup = (fn: string) =>
     `arn:aws:logs:us-east-1:${ACCOUNT}:log-group:/aws/lambda/guardduty-onboarding-test-${fn}:log-stream:2026/12/01/[$LATEST]abc`;
 
-  it("lets onboard consume its source queues, route to the retry and dead-letter queues and write its own logs", async () => {
+  const table = `arn:aws:dynamodb:us-east-1:${ACCOUNT}:table/guardduty-onboarding-test-account-directory`;
+
+  it("lets onboard consume its source queues, route retries and dead letters, hand off to the member side, share the directory and write its own logs", async () => {
     const onboard = principal("onboard", ACCOUNT, policiesIn(template(), roleOf("onboard")));
     for (const action of ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"]) {
       for (const name of ["onboarding", "retry"])
         expect(await allowed(onboard, action, queue(name)), `${action} ${name}`).toBe(true);
+      expect(await allowed(onboard, action, queue("accept")), `${action} accept`).toBe(false);
     }
-    for (const name of ["retry", "dead-letter"])
+    for (const name of ["retry", "dead-letter", "accept"])
       expect(await allowed(onboard, "sqs:SendMessage", queue(name))).toBe(true);
+    for (const action of ["dynamodb:BatchGetItem", "dynamodb:BatchWriteItem", "dynamodb:UpdateItem"]) {
+      expect(await allowed(onboard, action, table), action).toBe(true);
+    }
+    for (const action of ["dynamodb:DeleteTable", "dynamodb:Scan"]) {
+      expect(await allowed(onboard, action, table), action).toBe(false);
+    }
     for (const action of ["logs:CreateLogStream", "logs:PutLogEvents"]) {
       expect(await allowed(onboard, action, logGroup("onboard"))).toBe(true);
       expect(await allowed(onboard, action, logGroup("reconcile"))).toBe(false);
     }
+  });
+
+  it("lets accept consume its own queue, retry onto it, dead-letter, and write its own logs", async () => {
+    const accept = principal("accept", ACCOUNT, policiesIn(template(), roleOf("accept")));
+    for (const action of ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"]) {
+      expect(await allowed(accept, action, queue("accept")), action).toBe(true);
+      expect(await allowed(accept, action, queue("onboarding")), action).toBe(false);
+    }
+    for (const name of ["accept", "dead-letter"])
+      expect(await allowed(accept, "sqs:SendMessage", queue(name))).toBe(true);
+    for (const name of ["onboarding", "retry"])
+      expect(await allowed(accept, "sqs:SendMessage", queue(name))).toBe(false);
+    expect(await allowed(accept, "logs:PutLogEvents", logGroup("accept"))).toBe(true);
   });
 
   it("lets reconcile only enqueue on the onboarding queue", async () => {
@@ -351,7 +374,7 @@ describe("what the stack must never be able to do", () => {
   ] as const;
 
   for (const [name, policies, own] of cases) {
-    it(`denies ${name} deleting or disassociating members, stopping monitoring, deleting detectors, Organizations and IAM writes, purging the DLQ, entering other roles${name === "reconcile" ? ", inviting or entering member accounts" : ""}`, async () => {
+    it(`denies ${name} deleting or disassociating members, stopping monitoring, deleting detectors, Organizations and IAM writes, purging the DLQ, entering other roles${{ onboard: ", entering member accounts", accept: ", inviting members", reconcile: ", inviting or entering member accounts", operator: ", inviting members" }[name]}`, async () => {
       const who = principal(name, ACCOUNT, policies());
       for (const [action, resource, context] of [...forbiddenEverywhere, ...own] as [
         string,
@@ -371,7 +394,7 @@ describe("what the stack must never be able to do", () => {
     const member = principal(
       "GuardDutyOnboardingMember",
       MEMBER,
-      memberRole(MEMBER, { AdministratorRoleArn: onboardRoleArn }).policies,
+      memberRole(MEMBER, { AdministratorRoleArn: acceptRoleArn }).policies,
       session,
     );
     for (const who of [admin, member]) {

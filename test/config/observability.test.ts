@@ -386,6 +386,8 @@ describe("timeouts", () => {
       ...environment(),
       RETRY_QUEUE_URL: "https://sqs.us-east-1.amazonaws.com/210987654321/retry",
       DEAD_LETTER_QUEUE_URL: "https://sqs.us-east-1.amazonaws.com/210987654321/dead-letter",
+      ACCEPT_QUEUE_URL: "https://sqs.us-east-1.amazonaws.com/210987654321/accept",
+      ACCOUNT_DIRECTORY_TABLE: "guardduty-onboarding-test-account-directory",
       ADMINISTRATOR_ACCOUNT_ID: "210987654321",
     });
 

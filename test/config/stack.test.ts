@@ -23,10 +23,10 @@ beforeAll(async () => {
 }, 180_000);
 
 describe("packaged stack", () => {
-  it("has the three standard queues, every one encrypted with SQS-managed keys", () => {
+  it("has the standard queues and the member side's, every one encrypted with SQS-managed keys", () => {
     const queues = ofType("AWS::SQS::Queue").map(([name]) => name);
 
-    expect(queues.sort()).toEqual(["DeadLetterQueue", "OnboardingQueue", "RetryQueue"]);
+    expect(queues.sort()).toEqual(["AcceptQueue", "DeadLetterQueue", "OnboardingQueue", "RetryQueue"]);
     for (const name of queues) {
       expect(props(name).SqsManagedSseEnabled).toBe(true);
       expect(props(name).FifoQueue).toBeUndefined();
@@ -35,7 +35,7 @@ describe("packaged stack", () => {
 
   it("keeps dead letters 14 days and redrives both source queues to the DLQ after ≥ 5 receives", () => {
     expect(props("DeadLetterQueue").MessageRetentionPeriod).toBe(14 * 24 * 3600);
-    for (const name of ["OnboardingQueue", "RetryQueue"]) {
+    for (const name of ["OnboardingQueue", "RetryQueue", "AcceptQueue"]) {
       expect(props(name).RedrivePolicy).toEqual({
         deadLetterTargetArn: { "Fn::GetAtt": ["DeadLetterQueue", "Arn"] },
         maxReceiveCount: expect.any(Number),
@@ -46,29 +46,46 @@ describe("packaged stack", () => {
     }
   });
 
-  it("sets each source queue's visibility timeout to at least 6 × the function timeout", () => {
-    const timeout = props("OnboardLambdaFunction").Timeout as number;
+  /** Each event source mapping: its queue, its function, and its settings. */
+  const mappings = () =>
+    ofType("AWS::Lambda::EventSourceMapping").map(([, { Properties: mapping }]) => ({
+      queue: (mapping.EventSourceArn as { "Fn::GetAtt": string[] })["Fn::GetAtt"][0] as string,
+      fn: (mapping.FunctionName as { "Fn::GetAtt": string[] })["Fn::GetAtt"][0] as string,
+      mapping,
+    }));
 
-    for (const name of ["OnboardingQueue", "RetryQueue"]) {
-      expect(props(name).VisibilityTimeout).toBeGreaterThanOrEqual(6 * timeout);
+  it("sets each source queue's visibility timeout to at least 6 × its function's timeout", () => {
+    expect(mappings()).toHaveLength(3);
+    for (const { queue, fn } of mappings()) {
+      expect(props(queue).VisibilityTimeout, queue).toBeGreaterThanOrEqual(6 * (props(fn).Timeout as number));
     }
   });
 
-  it("maps both source queues to the function with partial batch responses, coalescing and bounded concurrency", () => {
-    const mappings = ofType("AWS::Lambda::EventSourceMapping").map(([, resource]) => resource.Properties);
+  it("maps the onboarding and retry queues to onboard with partial batch responses, coalescing and bounded concurrency", () => {
+    const onboard = mappings().filter(({ fn }) => fn === "OnboardLambdaFunction");
 
-    expect(
-      mappings
-        .map((mapping) => (mapping.EventSourceArn as { "Fn::GetAtt": string[] })["Fn::GetAtt"][0])
-        .sort(),
-    ).toEqual(["OnboardingQueue", "RetryQueue"]);
-    for (const mapping of mappings) {
+    expect(onboard.map(({ queue }) => queue).sort()).toEqual(["OnboardingQueue", "RetryQueue"]);
+    for (const { mapping } of onboard) {
       expect(mapping.FunctionResponseTypes).toEqual(["ReportBatchItemFailures"]);
       // Two full 50-account GuardDuty calls per batch; above 10 records SQS needs a batching window ≥ 1 s.
       expect(mapping.BatchSize).toBeGreaterThanOrEqual(50);
       expect(mapping.MaximumBatchingWindowInSeconds).toBeGreaterThanOrEqual(1);
       expect(mapping.ScalingConfig).toEqual({ MaximumConcurrency: expect.any(Number) });
     }
+  });
+
+  it("maps the accept queue to accept: partial batch responses, no window to wait, more concurrency than onboard", () => {
+    const [accept] = mappings().filter(({ fn }) => fn === "AcceptLambdaFunction");
+    const [onboard] = mappings().filter(({ fn }) => fn === "OnboardLambdaFunction");
+    const concurrency = (entry: typeof accept) =>
+      (entry?.mapping.ScalingConfig as { MaximumConcurrency?: number } | undefined)?.MaximumConcurrency ?? 0;
+
+    expect(accept?.queue).toBe("AcceptQueue");
+    expect(accept?.mapping.FunctionResponseTypes).toEqual(["ReportBatchItemFailures"]);
+    // Above 10 records a window ≥ 1 s would be needed; 10 accounts a batch are entered at once.
+    expect(accept?.mapping.BatchSize).toBeLessThanOrEqual(10);
+    expect(accept?.mapping.MaximumBatchingWindowInSeconds ?? 0).toBe(0);
+    expect(concurrency(accept)).toBeGreaterThan(concurrency(onboard));
   });
 
   it("runs the function on nodejs22.x with the stage parameters in its environment", () => {
@@ -132,7 +149,7 @@ describe("packaged stack", () => {
     const roles = ofType("AWS::IAM::Role");
 
     expect(new Set(functions.map((role) => JSON.stringify(role))).size).toBe(functions.length);
-    expect(roles.map(([name]) => name).sort()).toEqual(["OnboardRole", "ReconcileRole"]);
+    expect(roles.map(([name]) => name).sort()).toEqual(["AcceptRole", "OnboardRole", "ReconcileRole"]);
     for (const [, role] of roles) {
       expect(role.Properties.AssumeRolePolicyDocument).toEqual({
         Version: "2012-10-17",
@@ -178,6 +195,7 @@ describe("packaged Lambda artifact", () => {
       });
       const retry = await sqs.send(new CreateQueueCommand({ QueueName: "retry" }));
       const dlq = await sqs.send(new CreateQueueCommand({ QueueName: "dead-letter" }));
+      const accept = await sqs.send(new CreateQueueCommand({ QueueName: "accept" }));
       Object.assign(process.env, {
         AWS_ENDPOINT_URL_SQS: endpoint,
         AWS_REGION: "us-east-1",
@@ -187,6 +205,7 @@ describe("packaged Lambda artifact", () => {
         ADMINISTRATOR_ACCOUNT_ID: "111111111111",
         RETRY_QUEUE_URL: retry.QueueUrl,
         DEAD_LETTER_QUEUE_URL: dlq.QueueUrl,
+        ACCEPT_QUEUE_URL: accept.QueueUrl,
         POWERTOOLS_LOG_LEVEL: "SILENT",
       });
       const artifact = pathToFileURL(join(packaged.artifactDir, "functions", "onboard.mjs")).href;

@@ -100,7 +100,7 @@ describe("member-side acceptance", () => {
     const [member] = accountIds(1, 530000000000) as [string];
     const lines: string[] = [];
     const stack = await start([member], {
-      sandbox: { invitationDelayMs: 1_500 },
+      sandbox: { invitationDelayMs: 4_000 },
       onLog: (line) => lines.push(line),
     });
 

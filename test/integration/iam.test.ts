@@ -25,10 +25,10 @@ async function start(accounts: string[], options: Partial<LocalStackOptions> = {
 
 const onboard = onboardAccounts;
 
-/** serverless.yml with one statement (by Sid) removed from the onboard function's role, as a file. */
-function withoutStatement(sid: string): string {
+/** serverless.yml with one statement (by Sid) removed from a function's role, as a file. */
+function withoutStatement(roleName: string, sid: string): string {
   const definition = parse(readFileSync("serverless.yml", "utf8"));
-  const role = definition.resources.Resources.OnboardRole.Properties;
+  const role = definition.resources.Resources[roleName].Properties;
   const document = role.Policies[0].PolicyDocument;
   const before = document.Statement.length;
   document.Statement = document.Statement.filter((statement: { Sid?: string }) => statement.Sid !== sid);
@@ -44,14 +44,14 @@ afterEach(async () => {
 });
 
 describe("a policy without a statement the code needs", () => {
-  for (const [sid, action] of [
-    ["AdministerMembersInConfiguredRegions", "guardduty:ListDetectors"],
-    ["DescribeOrganizationAccounts", "organizations:DescribeAccount"],
-    ["EnterMemberAccounts", "sts:AssumeRole"],
+  for (const [role, sid, action] of [
+    ["OnboardRole", "AdministerMembersInConfiguredRegions", "guardduty:ListDetectors"],
+    ["OnboardRole", "DescribeOrganizationAccounts", "organizations:DescribeAccount"],
+    ["AcceptRole", "EnterMemberAccounts", "sts:AssumeRole"],
   ] as const) {
-    it(`dead-letters every account access-denied, naming ${action}, when serverless.yml lacks ${sid}`, async () => {
+    it(`dead-letters every account access-denied, naming ${action}, when serverless.yml's ${role} lacks ${sid}`, async () => {
       const ids = accountIds(2, 540000000000);
-      const stack = await start(ids, { stackFile: withoutStatement(sid) });
+      const stack = await start(ids, { stackFile: withoutStatement(role, sid) });
 
       await onboard(stack, ids);
 
@@ -85,7 +85,7 @@ describe("the member role's trust", () => {
     expect(letters.map((letter) => letter.reason)).toEqual(Array(4).fill("member-role-not-assumable"));
     for (const letter of letters) {
       expect(letter.detail).toMatch(
-        /AccessDenied: User: arn:aws:sts::210987654321:assumed-role\/guardduty-onboarding-local-us-east-1-onboard\/.+ is not authorized to perform: sts:AssumeRole on resource: arn:aws:iam::\d{12}:role\/OrganizationAccountAccessRole$/,
+        /AccessDenied: User: arn:aws:sts::210987654321:assumed-role\/guardduty-onboarding-local-us-east-1-accept\/.+ is not authorized to perform: sts:AssumeRole on resource: arn:aws:iam::\d{12}:role\/OrganizationAccountAccessRole$/,
       );
     }
     for (const id of ids)

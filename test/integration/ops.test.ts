@@ -10,7 +10,7 @@ import {
 import { ReceiveMessageCommand } from "@aws-sdk/client-sqs";
 import type { ScheduledEvent } from "aws-lambda";
 import { afterEach, describe, expect, it } from "vitest";
-import type { DeadLetterBody } from "#shared/routing";
+import type { DeadLetterBody } from "#shared/dead-letter";
 import { run } from "../../cli/main.ts";
 import { accountCreatedEvent, publish } from "../../local/inputs.ts";
 import { type LocalStack, type LocalStackOptions, startLocalStack } from "../../local/local-stack.ts";

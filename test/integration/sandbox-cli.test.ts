@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { DeadLetterBody } from "#shared/routing";
+import type { DeadLetterBody } from "#shared/dead-letter";
 import { run } from "../../cli/main.ts";
 import { LOCAL_STACK_FILE_VARIABLE, type LocalStackDescription } from "../../local/discovery.ts";
 import { publish, sampleAccounts } from "../../local/inputs.ts";

@@ -3,6 +3,7 @@ import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { ReceiveMessageCommand } from "@aws-sdk/client-sqs";
 import { describe, expect, it } from "vitest";
 import { startLocalStack } from "../../local/local-stack.ts";
 import type { RunSummary } from "../../local/summary.ts";
@@ -90,7 +91,7 @@ describe("npm start", () => {
 });
 
 describe("npm run invoke", () => {
-  it("runs the function's bundle once against the environment npm run sandbox exports", async () => {
+  it("runs the onboard function's bundle once with its environment set in the shell: the account is invited and handed to the member side", async () => {
     const local = await startLocalStack({
       regions: ["eu-west-1"],
       withoutFunction: true,
@@ -111,7 +112,18 @@ describe("npm run invoke", () => {
       );
 
       expect(JSON.parse(stdout)).toEqual({ batchItemFailures: [] });
-      expect(local.sandbox.status("222222222222", "eu-west-1")).toBe("Enabled");
+      expect(local.sandbox.status("222222222222", "eu-west-1")).toBe("Invited");
+      const { Messages = [] } = await local.sqs.client.send(
+        new ReceiveMessageCommand({ QueueUrl: local.sqs.urls.AcceptQueue, MaxNumberOfMessages: 10 }),
+      );
+      expect(Messages.map((message) => JSON.parse(message.Body ?? ""))).toEqual([
+        expect.objectContaining({
+          accountId: "222222222222",
+          regions: ["eu-west-1"],
+          step: "accept",
+          attempt: 0,
+        }),
+      ]);
     } finally {
       await local.stop();
     }

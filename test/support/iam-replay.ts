@@ -64,7 +64,14 @@ export function evaluator(template: unknown, stage: Stage = {}): TemplateEvaluat
     resources: {
       OnboardingQueue: queue("onboarding"),
       RetryQueue: queue("retry"),
+      AcceptQueue: queue("accept"),
       DeadLetterQueue: queue("dead-letter"),
+      AccountDirectoryTable: {
+        ref: "guardduty-onboarding-test-account-directory",
+        attributes: {
+          Arn: `arn:aws:dynamodb:${REGION}:${ACCOUNT}:table/guardduty-onboarding-test-account-directory`,
+        },
+      },
     },
   });
 }

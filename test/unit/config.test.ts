@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { loadConfig } from "#shared/config";
+import { loadAcceptConfig, loadConfig } from "#shared/config";
 import { ConfigError } from "#shared/errors";
 
 const base = {
@@ -9,9 +9,11 @@ const base = {
   ADMINISTRATOR_ACCOUNT_ID: "111111111111",
 };
 
+const ACCEPT_QUEUE = "https://sqs.us-east-1.amazonaws.com/111111111111/accept";
+
 describe("loadConfig", () => {
   it("defaults to invitation mode in the function's own region, e-mail notification off", () => {
-    const config = loadConfig(base);
+    const config = loadConfig({ ...base, ACCEPT_QUEUE_URL: ACCEPT_QUEUE });
 
     expect(config).toMatchObject({
       regions: ["us-east-1"],
@@ -22,35 +24,16 @@ describe("loadConfig", () => {
     });
   });
 
-  it("accepts invitations through member-role/template.yml's role by default, in sessions named after the function", () => {
-    expect(
-      loadConfig({ ...base, AWS_LAMBDA_FUNCTION_NAME: "guardduty-onboarding-prod-onboard" }).acceptance,
-    ).toEqual({
-      roleName: "GuardDutyOnboardingMember",
-      externalId: undefined,
-      sourceIdentity: true,
-      sessionName: "guardduty-onboarding-prod-onboard",
-    });
-    expect(
-      loadConfig({
-        ...base,
-        MEMBER_ROLE_NAME: "OrganizationAccountAccessRole",
-        MEMBER_ROLE_EXTERNAL_ID: "x-1",
-        MEMBER_SOURCE_IDENTITY: "false",
-      }).acceptance,
-    ).toEqual({
-      roleName: "OrganizationAccountAccessRole",
-      externalId: "x-1",
-      sourceIdentity: false,
-      sessionName: "guardduty-onboarding",
-    });
+  it("hands invited members to the member side's queue in invitation mode", () => {
+    expect(loadConfig({ ...base, ACCEPT_QUEUE_URL: ACCEPT_QUEUE }).acceptQueueUrl).toBe(ACCEPT_QUEUE);
+    expect(() => loadConfig(base)).toThrow(
+      new ConfigError("ACCEPT_QUEUE_URL", "is required (the queue URL)"),
+    );
   });
 
-  it("has no member-side step in organization mode or when it is switched off", () => {
-    expect(
-      loadConfig({ ...base, MEMBERSHIP_MODE: "organization", ADMINISTRATOR_ACCOUNT_ID: "" }).acceptance,
-    ).toBeUndefined();
-    expect(loadConfig({ ...base, ACCEPT_INVITATIONS: "false" }).acceptance).toBeUndefined();
+  it("has no member side in organization mode or when it is switched off", () => {
+    expect(loadConfig({ ...base, MEMBERSHIP_MODE: "organization" }).acceptQueueUrl).toBeUndefined();
+    expect(loadConfig({ ...base, ACCEPT_INVITATIONS: "false" }).acceptQueueUrl).toBeUndefined();
   });
 
   it("reads every stage parameter", () => {
@@ -87,13 +70,49 @@ describe("loadConfig", () => {
     [{ DEAD_LETTER_QUEUE_URL: "not a url" }, "DEAD_LETTER_QUEUE_URL"],
     [{ ADMINISTRATOR_ACCOUNT_ID: "1111" }, "ADMINISTRATOR_ACCOUNT_ID"],
     [{ AWS_REGION: "" }, "GUARDDUTY_REGIONS"],
-    [{ MEMBER_ROLE_NAME: "not a role/name" }, "MEMBER_ROLE_NAME"],
     [{ ACCEPT_INVITATIONS: "maybe" }, "ACCEPT_INVITATIONS"],
-    [{ ADMINISTRATOR_ACCOUNT_ID: "" }, "ADMINISTRATOR_ACCOUNT_ID"],
   ])("fails fast naming the variable for %o", (override, variable) => {
     const load = () => loadConfig({ ...base, ...override });
 
     expect(load).toThrow(ConfigError);
     expect(load).toThrow(new RegExp(`^${variable}: `));
+  });
+});
+
+describe("loadAcceptConfig", () => {
+  const accept = { ...base, ACCEPT_QUEUE_URL: ACCEPT_QUEUE };
+
+  it("enters members through member-role/template.yml's role by default, in sessions named after the function", () => {
+    expect(
+      loadAcceptConfig({ ...accept, AWS_LAMBDA_FUNCTION_NAME: "guardduty-onboarding-prod-accept" }),
+    ).toMatchObject({
+      regions: ["us-east-1"],
+      administratorAccountId: "111111111111",
+      acceptQueueUrl: ACCEPT_QUEUE,
+      roleName: "GuardDutyOnboardingMember",
+      externalId: undefined,
+      sourceIdentity: true,
+      sessionName: "guardduty-onboarding-prod-accept",
+    });
+    expect(
+      loadAcceptConfig({
+        ...accept,
+        MEMBER_ROLE_NAME: "OrganizationAccountAccessRole",
+        MEMBER_ROLE_EXTERNAL_ID: "x-1",
+        MEMBER_SOURCE_IDENTITY: "false",
+      }),
+    ).toMatchObject({
+      roleName: "OrganizationAccountAccessRole",
+      externalId: "x-1",
+      sourceIdentity: false,
+      sessionName: "guardduty-onboarding",
+    });
+  });
+
+  it("needs the administrator whose invitation members accept, and a valid role name", () => {
+    expect(() => loadAcceptConfig({ ...accept, ADMINISTRATOR_ACCOUNT_ID: "" })).toThrow(ConfigError);
+    expect(() => loadAcceptConfig({ ...accept, MEMBER_ROLE_NAME: "no spaces allowed" })).toThrow(
+      new ConfigError("MEMBER_ROLE_NAME", '"no spaces allowed" is not an IAM role name'),
+    );
   });
 });

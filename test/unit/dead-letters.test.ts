@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { deadLetterOf, invalidDeadLetter } from "#shared/dead-letter";
 import {
   type DeadLetterView,
   matchesFilter,
@@ -7,7 +8,6 @@ import {
   readDeadLetter,
 } from "#shared/dead-letters";
 import type { OnboardingRequest } from "#shared/message";
-import { deadLetterInvalid, routeOutcomes } from "#shared/routing";
 import { onboardingRequest, organizationsEvent } from "../support/events.ts";
 
 const ACCOUNT = "123456789012";
@@ -40,21 +40,15 @@ describe("dead letters written by the pipeline", () => {
       correlationId: "evt-1",
       lastError: { reason: "throttled", detail: "slow down", region: "eu-west-1" },
     };
-    const [outbound] = routeOutcomes(
-      "src-1",
+    const body = deadLetterOf(
       request,
-      new Map([
-        [
-          "eu-west-1",
-          { outcome: "dead-letter", reason: "guardduty-not-enabled-in-region", detail: "no detector" },
-        ],
-      ]),
-      { maxAttempts: 8, retryBaseDelaySeconds: 30 },
+      "eu-west-1",
+      { reason: "guardduty-not-enabled-in-region", detail: "no detector" },
       "2026-11-26T05:00:00.000Z",
     );
 
     // Act
-    const view = readDeadLetter(queued(outbound?.body));
+    const view = readDeadLetter(queued(body));
 
     // Assess
     expect(view).toMatchObject({
@@ -108,14 +102,13 @@ describe("dead letters written by the pipeline", () => {
   });
 
   it("lists an invalid-message dead letter with its raw body, e-mail addresses redacted, and never replays it", () => {
-    const outbound = deadLetterInvalid(
-      "src",
+    const body = invalidDeadLetter(
       '{"owner":"root@example.com"',
       "body is not JSON",
       "2026-11-26T05:00:00.000Z",
     );
 
-    const view = readDeadLetter(queued(outbound.body));
+    const view = readDeadLetter(queued(body));
 
     expect(view).toMatchObject({ source: "pipeline", reason: "invalid-message", raw: '{"owner":"<email>"' });
     expect(view.accountId).toBeUndefined();

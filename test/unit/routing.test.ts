@@ -1,8 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { MAX_DELAY_SECONDS, retryDelaySeconds } from "#shared/backoff";
-import type { RegionOutcome } from "#shared/members";
 import type { OnboardingRequest } from "#shared/message";
-import { deadLetterInvalid, routeOutcomes } from "#shared/routing";
+import type { CellOutcome } from "#shared/outcomes";
+import type { Plan } from "#shared/plan";
+import { type RoutingPolicy, route } from "#shared/routing";
+import { exhaustRetries } from "#shared/stages/exhaust-retries";
 
 const request: OnboardingRequest = {
   version: 1,
@@ -11,22 +13,32 @@ const request: OnboardingRequest = {
   origin: "event",
   correlationId: "evt-1",
 };
-const policy = { maxAttempts: 3, retryBaseDelaySeconds: 30, random: () => 0.5 };
+const onboard: RoutingPolicy = {
+  retryBaseDelaySeconds: 30,
+  handOffAcceptance: true,
+  retryTo: "retry",
+  random: () => 0.5,
+};
 const at = "2026-11-26T06:00:00.000Z";
-const outcomes = (entries: [string, RegionOutcome][]) => new Map(entries);
-const bodies = (list: ReturnType<typeof routeOutcomes>) => list.map((message) => JSON.parse(message.body));
 
-describe("routeOutcomes", () => {
-  it("routes nothing when every region reached a terminal outcome", () => {
-    const routed = routeOutcomes(
-      "m1",
-      request,
-      outcomes([
-        ["us-east-1", { outcome: "invited" }],
-        ["eu-west-1", { outcome: "already", reason: "already-member" }],
+/** A plan of one message whose (account, region) cells are decided as given. */
+function plan(outcomes: [string, CellOutcome][], from: OnboardingRequest = request): Plan {
+  return {
+    cells: outcomes.map(([region, outcome]) => ({ messageId: "m1", request: from, region, outcome })),
+    notes: [],
+  };
+}
+const bodies = (list: ReturnType<typeof route>) => list.map((message) => JSON.parse(message.body));
+
+describe("route", () => {
+  it("routes nothing when every region reached a terminal outcome the member side does not need", () => {
+    const routed = route(
+      plan([
+        ["us-east-1", { outcome: "enabled" }],
+        ["eu-west-1", { outcome: "already", reason: "already-member", memberStatus: "Enabled" }],
         ["eu-central-1", { outcome: "skipped", reason: "account-not-active" }],
       ]),
-      policy,
+      onboard,
       at,
     );
 
@@ -34,15 +46,13 @@ describe("routeOutcomes", () => {
   });
 
   it("sends one retry carrying only the failing regions, the next attempt and a delay", () => {
-    const routed = routeOutcomes(
-      "m1",
-      request,
-      outcomes([
-        ["us-east-1", { outcome: "invited" }],
+    const routed = route(
+      plan([
+        ["us-east-1", { outcome: "enabled" }],
         ["eu-west-1", { outcome: "retry", reason: "throttled", detail: "slow down" }],
         ["eu-central-1", { outcome: "retry", reason: "service-unavailable", detail: "503" }],
       ]),
-      policy,
+      onboard,
       at,
     );
 
@@ -58,10 +68,8 @@ describe("routeOutcomes", () => {
   });
 
   it("dead-letters each permanently failed region on its own, with a replayable request", () => {
-    const routed = routeOutcomes(
-      "m1",
-      request,
-      outcomes([
+    const routed = route(
+      plan([
         [
           "us-east-1",
           { outcome: "dead-letter", reason: "guardduty-not-enabled-in-region", detail: "no detector" },
@@ -71,7 +79,7 @@ describe("routeOutcomes", () => {
           { outcome: "dead-letter", reason: "already-member-of-another-administrator", detail: "x" },
         ],
       ]),
-      policy,
+      onboard,
       at,
     );
 
@@ -89,56 +97,98 @@ describe("routeOutcomes", () => {
     expect(bodies(routed)[1]).toMatchObject({ region: "eu-west-1", request: { regions: ["eu-west-1"] } });
   });
 
-  it("dead-letters retries-exhausted per region with the last error once attempts are spent", () => {
-    const routed = routeOutcomes(
-      "m1",
-      { ...request, attempt: 2 },
-      outcomes([["eu-west-1", { outcome: "retry", reason: "unrecognized-result", detail: "Weird text" }]]),
-      policy,
+  it("hands the invited regions to the member side in one request that resumes at acceptance, with fresh attempts", () => {
+    const routed = route(
+      plan(
+        [
+          ["us-east-1", { outcome: "invited", memberStatus: "Invited" }],
+          ["eu-west-1", { outcome: "already", reason: "already-member", memberStatus: "Invited" }],
+          ["eu-central-1", { outcome: "already", reason: "already-member", memberStatus: "Enabled" }],
+        ],
+        { ...request, attempt: 3, lastError: { reason: "throttled", detail: "x" } },
+      ),
+      onboard,
       at,
     );
 
-    expect(routed).toHaveLength(1);
-    expect(routed[0]?.destination).toBe("dead-letter");
-    expect(bodies(routed)[0]).toMatchObject({
-      reason: "retries-exhausted",
-      detail: "after 3 attempts, last unrecognized-result: Weird text",
-      region: "eu-west-1",
-      attempt: 2,
+    expect(routed.map((message) => message.destination)).toEqual(["accept"]);
+    expect(bodies(routed)[0]).toEqual({
+      ...request,
+      attempt: 0,
+      regions: ["us-east-1", "eu-west-1"],
+      step: "accept",
     });
+  });
+
+  it("does not hand off when the member side is off (members accept by themselves)", () => {
+    const routed = route(
+      plan([["us-east-1", { outcome: "invited" }]]),
+      { ...onboard, handOffAcceptance: false },
+      at,
+    );
+
+    expect(routed).toEqual([]);
+  });
+
+  it("keeps a body that is no contract verbatim in its dead letter", () => {
+    const raw = '{"broken": tru';
+
+    const routed = route(
+      {
+        cells: [],
+        notes: [
+          {
+            messageId: "m9",
+            outcome: "dead-letter",
+            reason: "invalid-message",
+            detail: "body is not JSON",
+            raw,
+          },
+        ],
+      },
+      onboard,
+      at,
+    );
+
+    expect(routed).toEqual([{ sourceId: "m9", destination: "dead-letter", body: expect.any(String) }]);
+    expect(bodies(routed)[0]).toEqual({ reason: "invalid-message", detail: "body is not JSON", at, raw });
   });
 });
 
-describe("routeOutcomes with the member-side step", () => {
-  it("retries regions that failed at acceptance in their own message, resuming at acceptance", () => {
-    const routed = routeOutcomes(
-      "m1",
-      request,
-      outcomes([
+describe("route, the member side's failures", () => {
+  const accept: RoutingPolicy = { ...onboard, handOffAcceptance: false, retryTo: "accept" };
+
+  it("retries regions that failed at acceptance in their own message, on the member side's queue", () => {
+    const routed = route(
+      plan([
         ["us-east-1", { outcome: "retry", reason: "throttled", detail: "x" }],
         ["eu-west-1", { outcome: "retry", reason: "invitation-not-found", detail: "y", step: "accept" }],
       ]),
-      policy,
+      accept,
       at,
     );
 
-    expect(bodies(routed).map((body) => [body.regions, body.step])).toEqual([
-      [["us-east-1"], undefined],
-      [["eu-west-1"], "accept"],
+    expect(
+      routed.map((message) => [
+        message.destination,
+        JSON.parse(message.body).regions,
+        JSON.parse(message.body).step,
+      ]),
+    ).toEqual([
+      ["retry", ["us-east-1"], undefined],
+      ["accept", ["eu-west-1"], "accept"],
     ]);
   });
 
   it("dead-letters a member-side failure with a request that replays at acceptance", () => {
-    const routed = routeOutcomes(
-      "m1",
-      request,
-      outcomes([
+    const routed = route(
+      plan([
         [
           "eu-west-1",
           { outcome: "dead-letter", reason: "member-role-not-assumable", detail: "denied", step: "accept" },
         ],
       ]),
-      policy,
+      accept,
       at,
     );
 
@@ -149,19 +199,39 @@ describe("routeOutcomes with the member-side step", () => {
   });
 });
 
-describe("deadLetterInvalid", () => {
-  it("keeps the original body verbatim in raw", () => {
-    const raw = '{"broken": tru';
+describe("exhaustRetries", () => {
+  it("dead-letters a retry as retries-exhausted, with the last error, once attempts are spent", async () => {
+    const decided = await exhaustRetries(3)(
+      plan(
+        [
+          [
+            "eu-west-1",
+            { outcome: "retry", reason: "unrecognized-result", detail: "Weird text", step: "accept" },
+          ],
+          ["us-east-1", { outcome: "enabled" }],
+        ],
+        { ...request, attempt: 2 },
+      ),
+    );
 
-    const message = deadLetterInvalid("m9", raw, "body is not JSON", at);
+    expect(decided.cells.map((cell) => cell.outcome)).toEqual([
+      {
+        outcome: "dead-letter",
+        reason: "retries-exhausted",
+        detail: "after 3 attempts, last unrecognized-result: Weird text",
+        step: "accept",
+      },
+      { outcome: "enabled" },
+    ]);
+    expect(bodies(route(decided, onboard, at))[0]).toMatchObject({ reason: "retries-exhausted", attempt: 2 });
+  });
 
-    expect(message.destination).toBe("dead-letter");
-    expect(JSON.parse(message.body)).toEqual({
-      reason: "invalid-message",
-      detail: "body is not JSON",
-      at,
-      raw,
-    });
+  it("keeps a retry that has attempts left", async () => {
+    const retry: CellOutcome = { outcome: "retry", reason: "throttled", detail: "x" };
+
+    const decided = await exhaustRetries(3)(plan([["eu-west-1", retry]], { ...request, attempt: 1 }));
+
+    expect(decided.cells[0]?.outcome).toEqual(retry);
   });
 });
 

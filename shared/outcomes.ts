@@ -1,0 +1,47 @@
+/**
+ * The outcome vocabulary of one (account, region): DESIGN.md, "Outcome of one (account, region)". Logs,
+ * metrics, routing and the local summary all speak it; this module owns it.
+ */
+
+/**
+ * - `invited`: the administrator's invitation went out (invitation mode); the member side follows.
+ * - `enabled`: a member of this administrator, monitored (organization mode, or the member accepted).
+ * - `already`: nothing to do, it was done before (duplicate delivery, replay).
+ * - `retry`: transient; the request goes to a retry queue with backoff.
+ * - `dead-letter`: permanent (or retries spent); one message per (account, region) on the DLQ.
+ * - `skipped`: not to be onboarded (suspended or closed account, the administrator itself, a region the
+ *   stage does not manage, an event about an account that was not created).
+ */
+export const OUTCOMES = ["invited", "enabled", "already", "retry", "dead-letter", "skipped"] as const;
+export type Outcome = (typeof OUTCOMES)[number];
+
+/** The step a request resumes at: `accept` is the member side (the invitation went out already). */
+export type Step = "accept";
+
+export interface CellOutcome {
+  readonly outcome: Outcome;
+  /** Stable kebab-case reason code (README, "Reason codes"). */
+  readonly reason?: string;
+  /** Why, in the service's words (redacted of e-mail addresses). */
+  readonly detail?: string;
+  /** The member's relationship status when the administrator side knows it (`Invited`, `Enabled`). */
+  readonly memberStatus?: string;
+  /** The step that failed, so that its retry or replay resumes there. */
+  readonly step?: Step;
+}
+
+/** The log level of an outcome: a dead letter needs an operator, a retry is worth a look, the rest is news. */
+export function levelOf(outcome: Outcome): "error" | "warn" | "info" {
+  return outcome === "dead-letter" ? "error" : outcome === "retry" ? "warn" : "info";
+}
+
+/**
+ * Whether an (account, region) still waits for its member to accept: invited now, or found invited
+ * (or with its invitation e-mail being verified) by an earlier delivery.
+ */
+export function awaitsAcceptance({ outcome, memberStatus }: CellOutcome): boolean {
+  if (outcome === "invited") return true;
+  return (
+    outcome === "already" && (memberStatus === "Invited" || memberStatus === "EmailVerificationInProgress")
+  );
+}

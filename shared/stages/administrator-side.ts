@@ -1,0 +1,42 @@
+import type { RegionMembers } from "../members.ts";
+import type { CellOutcome } from "../outcomes.ts";
+import { decide, type Plan, pairOf, pending, type Stage } from "../plan.ts";
+
+/**
+ * The administrator side: per region, in parallel, every pending account of the batch at once —
+ * CreateMembers, then (invitation mode) InviteMembers, ≤ 50 accounts a call (`members.ts`). Cells
+ * resuming at acceptance skip it: their invitation went out on an earlier attempt.
+ */
+export function administratorSide(members: ReadonlyMap<string, RegionMembers>): Stage {
+  return async (plan: Plan, signal?: AbortSignal): Promise<Plan> => {
+    const answers = new Map<string, CellOutcome>();
+    await Promise.all(
+      [...members].map(async ([region, regionMembers]) => {
+        const accounts = new Map<string, string>();
+        for (const cell of pending(
+          plan,
+          (candidate) => candidate.region === region && candidate.request.step !== "accept",
+        )) {
+          if (cell.email) accounts.set(cell.request.accountId, cell.email);
+        }
+        if (accounts.size === 0) return;
+        const outcomes = await regionMembers.onboard(
+          [...accounts].map(([accountId, email]) => ({ accountId, email })),
+          signal,
+        );
+        for (const [accountId, outcome] of outcomes) answers.set(`${accountId}/${region}`, outcome);
+      }),
+    );
+    return decide(plan, (cell) => {
+      // Resuming at the member side: the administrator's invitation went out on an earlier attempt.
+      if (cell.request.step === "accept") return { outcome: "invited", memberStatus: "Invited" };
+      return (
+        answers.get(pairOf(cell)) ?? {
+          outcome: "retry",
+          reason: "service-unavailable",
+          detail: "no GuardDuty answer for this account",
+        }
+      );
+    });
+  };
+}
