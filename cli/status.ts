@@ -1,7 +1,7 @@
-import { GetMembersCommand, type GuardDutyClient, ListDetectorsCommand } from "@aws-sdk/client-guardduty";
+import type { GuardDutyClient } from "@aws-sdk/client-guardduty";
 import { DescribeAccountCommand, type OrganizationsClient } from "@aws-sdk/client-organizations";
-import { NOT_A_MEMBER } from "#shared/backfill";
-import { chunk, mapWithConcurrency } from "#shared/concurrency";
+import { mapWithConcurrency } from "#shared/concurrency";
+import { findDetector, getMembers, NOT_A_MEMBER } from "#shared/guardduty";
 import type { DeadLetterView } from "#shared/dead-letters";
 import { describeError } from "#shared/privacy";
 import { accountIdArgument, type Command, TARGET_HELP, TARGET_OPTIONS } from "./command.ts";
@@ -12,8 +12,6 @@ import { resolveTarget, selectRegions, type TargetFlags } from "./target.ts";
 
 /** `status`: where given accounts stand, per region, and what the DLQ holds about them. */
 
-/** GetMembers takes 1–50 account ids (GuardDuty API model). */
-const MAX_IDS_PER_CALL = 50;
 /** DescribeAccount calls in flight: Organizations throttles across all of its APIs. */
 const DESCRIBE_CONCURRENCY = 4;
 
@@ -119,26 +117,20 @@ async function organizationStates(
   return states;
 }
 
-/** Relationship status by account in one region: GetMembers, ≤ 50 ids a call; a region without detector says so. */
+/** Relationship status by account in one region (GetMembers); a region without detector says so. */
 async function memberStates(
   guardduty: GuardDutyClient,
   ids: readonly string[],
 ): Promise<Map<string, string>> {
   const states = new Map<string, string>();
   try {
-    const { DetectorIds = [] } = await guardduty.send(new ListDetectorsCommand({}));
-    const detectorId = DetectorIds[0];
+    const detectorId = await findDetector(guardduty);
     if (!detectorId) {
       for (const id of ids) states.set(id, "GuardDuty not enabled for the administrator");
       return states;
     }
-    for (const part of chunk(ids, MAX_IDS_PER_CALL)) {
-      const { Members = [] } = await guardduty.send(
-        new GetMembersCommand({ DetectorId: detectorId, AccountIds: part }),
-      );
-      for (const member of Members) {
-        if (member.AccountId) states.set(member.AccountId, member.RelationshipStatus ?? "unknown");
-      }
+    for (const member of await getMembers(guardduty, detectorId, ids)) {
+      if (member.AccountId) states.set(member.AccountId, member.RelationshipStatus ?? "unknown");
     }
   } catch (error) {
     if ((error as Error).name === "CredentialsProviderError") throw error;

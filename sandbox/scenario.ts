@@ -44,7 +44,7 @@ export interface ForeignMembership {
   readonly regions?: readonly string[];
 }
 
-/** How the administrator enrols members (see DESIGN.md "organization" vs "invitation" mode). */
+/** How the administrator enrols members (README, parameter `membershipMode`: "organization" vs "invitation"). */
 export type EnrolmentMode = "invitation" | "organization";
 
 /** The scenario part of the sandbox options. */

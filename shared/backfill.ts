@@ -1,15 +1,13 @@
-import {
-  type GuardDutyClient,
-  ListDetectorsCommand,
-  ListMembersCommand,
-  type Member,
-} from "@aws-sdk/client-guardduty";
-import { type Account, ListAccountsCommand, type OrganizationsClient } from "@aws-sdk/client-organizations";
+import type { GuardDutyClient } from "@aws-sdk/client-guardduty";
+import type { OrganizationsClient } from "@aws-sdk/client-organizations";
 import type { Clients } from "./clients.ts";
 import { mapWithConcurrency } from "./concurrency.ts";
 import { enqueue } from "./enqueue.ts";
+import { findDetector, listMembers, NEEDS_NO_INVITATION, NOT_A_MEMBER } from "./guardduty.ts";
 import type { OnboardingRequest } from "./message.ts";
+import { isActive, listAccounts } from "./organizations.ts";
 import { describeError } from "./privacy.ts";
+
 
 /**
  * Backfill and reconciliation: compare the organization with the administrator's members in every
@@ -18,25 +16,6 @@ import { describeError } from "./privacy.ts";
  * scheduled `reconcile` function (CloudTrail-to-EventBridge delivery is best effort) share this code.
  */
 
-/**
- * Relationship states in which an account needs nothing: invited (waiting for the member to accept),
- * enabled, or waiting on GuardDuty's e-mail check. `Created` means CreateMembers ran without an
- * invitation, and `Removed`, `Disassociated`, `Resigned`, `EmailVerificationFailed` mean the account
- * left or never got in: all of those are enqueued, and the pipeline checks with GetMembers and invites.
- */
-export const ONBOARDED_STATUSES: ReadonlySet<string> = new Set([
-  "Invited",
-  "Enabled",
-  "EmailVerificationInProgress",
-]);
-
-/** The status counted for an account the administrator does not list at all in a region. */
-export const NOT_A_MEMBER = "not-a-member";
-
-/** `ListAccounts` returns at most 20 accounts a page (Organizations API model, `MaxResults` 1–20). */
-const ACCOUNTS_PAGE_SIZE = 20;
-/** `ListMembers` returns at most 50 members a page (GuardDuty API model, `MaxResults` 1–50). */
-const MEMBERS_PAGE_SIZE = 50;
 /** Regions listed at once: GuardDuty throttles per region, this only bounds the process's own burst. */
 const REGION_CONCURRENCY = 4;
 
@@ -97,7 +76,8 @@ export function planBackfill(input: PlanInput): Plan {
     const missingIn: string[] = [];
     for (const region of regions) {
       const status = input.members.get(region)?.get(accountId) ?? NOT_A_MEMBER;
-      if (ONBOARDED_STATUSES.has(status)) continue;
+      // Invited, being verified or associated: the pipeline would find nothing to do.
+      if (NEEDS_NO_INVITATION.has(status)) continue;
       missingIn.push(region);
       gaps.push({ accountId, region, status });
       missingByStatus[status] = (missingByStatus[status] ?? 0) + 1;
@@ -127,52 +107,35 @@ export function planBackfill(input: PlanInput): Plan {
   };
 }
 
-/** Every account of the organization: `ListAccounts`, all pages of ≤ 20. */
+/** Every account of the organization (`organizations.ts` pages it), without e-mails. */
 export async function listOrganizationAccounts(
   organizations: OrganizationsClient,
   options: { readonly signal?: AbortSignal; readonly onPage?: (listed: number) => void } = {},
 ): Promise<OrganizationAccount[]> {
   const accounts: OrganizationAccount[] = [];
-  let nextToken: string | undefined;
-  do {
-    const page = await organizations.send(
-      new ListAccountsCommand({ NextToken: nextToken, MaxResults: ACCOUNTS_PAGE_SIZE }),
-      { abortSignal: options.signal },
-    );
-    for (const account of page.Accounts ?? []) if (account.Id) accounts.push(toAccount(account));
+  for await (const page of listAccounts(organizations, options.signal)) {
+    for (const account of page) if (account.Id) accounts.push({ accountId: account.Id, active: isActive(account) });
     options.onPage?.(accounts.length);
-    nextToken = page.NextToken;
-  } while (nextToken);
+  }
   return accounts;
 }
 
 /**
  * The administrator's members in one region, by account id → relationship status; `undefined` when
- * the administrator has no detector there (GuardDuty not enabled). `OnlyAssociated: "false"` lists
- * members that never accepted too (the API's default shows only associated ones).
+ * the administrator has no detector there (GuardDuty not enabled).
  */
 export async function listRegionMembers(
   guardduty: GuardDutyClient,
   signal?: AbortSignal,
 ): Promise<Map<string, string> | undefined> {
-  const { DetectorIds = [] } = await guardduty.send(new ListDetectorsCommand({}), { abortSignal: signal });
-  const detectorId = DetectorIds[0];
+  const detectorId = await findDetector(guardduty, signal);
   if (!detectorId) return undefined;
   const members = new Map<string, string>();
-  let nextToken: string | undefined;
-  do {
-    const page = await guardduty.send(
-      new ListMembersCommand({
-        DetectorId: detectorId,
-        OnlyAssociated: "false",
-        MaxResults: MEMBERS_PAGE_SIZE,
-        NextToken: nextToken,
-      }),
-      { abortSignal: signal },
-    );
-    for (const member of page.Members ?? []) addMember(members, member);
-    nextToken = page.NextToken;
-  } while (nextToken);
+  for await (const page of listMembers(guardduty, detectorId, signal)) {
+    for (const member of page) {
+      if (member.AccountId) members.set(member.AccountId, member.RelationshipStatus ?? NOT_A_MEMBER);
+    }
+  }
   return members;
 }
 
@@ -267,14 +230,4 @@ export async function backfill(
     enqueued: sent,
     failed: Object.fromEntries(failed),
   };
-}
-
-function toAccount(account: Account): OrganizationAccount {
-  // `State` supersedes the deprecated `Status`; either says whether the account can be onboarded.
-  const state = account.State ?? account.Status ?? "ACTIVE";
-  return { accountId: account.Id as string, active: state === "ACTIVE" };
-}
-
-function addMember(members: Map<string, string>, member: Member): void {
-  if (member.AccountId) members.set(member.AccountId, member.RelationshipStatus ?? NOT_A_MEMBER);
 }

@@ -219,7 +219,7 @@ export const OTHER_REASONS: readonly (Decision & { readonly action: string })[] 
     verdict: "dead-letter",
     reason: "member-role-not-assumable",
     action:
-      "The member account has no role `memberRoleName` that trusts the onboard function's role (OrganizationAccountAccessRole trusts only the management account): deploy member-role/template.yml there (a StackSet over the organization), then replay — it resumes at acceptance.",
+      "The member account has no role `memberRoleName` that trusts the accept function's role (OrganizationAccountAccessRole trusts only the management account): deploy member-role/template.yml there (a StackSet over the organization), then replay — it resumes at acceptance.",
   },
   {
     verdict: "retry",

@@ -2,7 +2,7 @@ import type { OnboardingRequest } from "./message.ts";
 import type { Step } from "./outcomes.ts";
 
 /**
- * The dead-letter body: the one owner of its shape (DESIGN.md, "Dead-letter bodies"). Routing writes it,
+ * The dead-letter body: the one owner of its shape (README, "What it does, precisely"). Routing writes it,
  * the message parser and the operator's view recognise it, and both turn it into the request that
  * replays it; the local summary and the bench read it through here too.
  */

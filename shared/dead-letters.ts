@@ -5,7 +5,7 @@ import { redact } from "./privacy.ts";
 
 /**
  * What an operator needs to know about one DeadLetterQueue message, and the request that replays it.
- * Two kinds reach the queue (DESIGN.md, "Dead-letter bodies"): dead letters the pipeline wrote
+ * Two kinds reach the queue (README, "An account is in the DLQ — what now"): dead letters the pipeline wrote
  * (`routing.ts`, a `DeadLetterBody` with a reason), and original bodies SQS itself moved there after
  * `maxReceiveCount` receives without a delete (the function crashed or timed out on them).
  */

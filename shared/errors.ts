@@ -34,17 +34,3 @@ export class InvalidMessageError extends OnboardingError {
     super(message);
   }
 }
-
-/**
- * A send to the retry or dead-letter queue was not confirmed (HTTP error, or a per-entry failure in a
- * `SendMessageBatch` answered with HTTP 200). The source record must stay on its queue.
- */
-export class RoutingError extends OnboardingError {
-  constructor(
-    message: string,
-    readonly failedIds: readonly string[],
-    options?: ErrorOptions,
-  ) {
-    super(message, options);
-  }
-}

@@ -4,7 +4,7 @@ import { InvalidMessageError } from "./errors.ts";
 import { ACCOUNT_ID_PATTERN, REGION_PATTERN } from "./ids.ts";
 
 /**
- * The message contracts of OnboardingQueue and RetryQueue (DESIGN.md, "Contracts"):
+ * The message contracts of OnboardingQueue, RetryQueue and AcceptQueue (README, "What it does, precisely"):
  * 1. an EventBridge event exactly as a rule delivers it (Organizations `CreateAccountResult`,
  *    Control Tower `CreateManagedAccount`), and
  * 2. a versioned onboarding request;
@@ -47,7 +47,7 @@ export type LastError = z.output<typeof LastErrorSchema>;
 
 /**
  * CloudTrail's `serviceEventDetails` sometimes arrives as a JSON string rather than an object
- * (DESIGN.md); accept both.
+ * (seen in CloudTrail's AWS service events); accept both.
  */
 const jsonObject = <T extends z.ZodMiniType>(schema: T) =>
   z.pipe(

@@ -1,5 +1,5 @@
 /**
- * The outcome vocabulary of one (account, region): DESIGN.md, "Outcome of one (account, region)". Logs,
+ * The outcome vocabulary of one (account, region) (README, "What it does, precisely"). Logs,
  * metrics, routing and the local summary all speak it; this module owns it.
  */
 

@@ -4,7 +4,7 @@ import { type LocalStack, startLocalStack } from "../../local/local-stack.ts";
 import { accountIds, onboardingRequest, organizationsEvent } from "../support/events.ts";
 
 /**
- * Account e-mails are PII (DESIGN.md): no line the function writes may carry one, whatever the input and
+ * Account e-mails are PII (README, "Monitoring"): no line the function writes may carry one, whatever the input and
  * whatever GuardDuty or Organizations answer. One full local run through every kind of outcome, every
  * line captured as the Lambda runtime would ship it to CloudWatch Logs.
  */

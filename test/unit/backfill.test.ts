@@ -3,7 +3,8 @@ import { ListAccountsCommand, OrganizationsClient } from "@aws-sdk/client-organi
 import { SendMessageBatchCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { mockClient } from "aws-sdk-client-mock";
 import { beforeEach, describe, expect, it } from "vitest";
-import { backfill, NOT_A_MEMBER, type OrganizationAccount, planBackfill } from "#shared/backfill";
+import { backfill, type OrganizationAccount, planBackfill } from "#shared/backfill";
+import { NOT_A_MEMBER } from "#shared/guardduty";
 import { accountIds } from "../support/events.ts";
 
 const ADMIN = "210987654321";
