@@ -1,8 +1,8 @@
 import type { GuardDutyClient } from "@aws-sdk/client-guardduty";
 import { DescribeAccountCommand, type OrganizationsClient } from "@aws-sdk/client-organizations";
 import { mapWithConcurrency } from "#shared/concurrency";
-import { findDetector, getMembers, NOT_A_MEMBER } from "#shared/guardduty";
 import type { DeadLetterView } from "#shared/dead-letters";
+import { findDetector, getMembers, NOT_A_MEMBER } from "#shared/guardduty";
 import { describeError } from "#shared/privacy";
 import { accountIdArgument, type Command, TARGET_HELP, TARGET_OPTIONS } from "./command.ts";
 import { DeadLetterQueue, readAll } from "./dead-letter-queue.ts";

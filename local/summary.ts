@@ -199,7 +199,10 @@ export function renderSummary(summary: RunSummary): string {
       ]),
     ),
   );
-  lines.push("", "Outcomes decided by the functions (onboard: the administrator side; accept: the member side):");
+  lines.push(
+    "",
+    "Outcomes decided by the functions (onboard: the administrator side; accept: the member side):",
+  );
   lines.push(
     table(
       ["outcome", "count"],

@@ -8,7 +8,6 @@ import type { OnboardingRequest } from "./message.ts";
 import { isActive, listAccounts } from "./organizations.ts";
 import { describeError } from "./privacy.ts";
 
-
 /**
  * Backfill and reconciliation: compare the organization with the administrator's members in every
  * region, and enqueue one onboarding request per account that is missing somewhere. The pipeline then
@@ -114,7 +113,8 @@ export async function listOrganizationAccounts(
 ): Promise<OrganizationAccount[]> {
   const accounts: OrganizationAccount[] = [];
   for await (const page of listAccounts(organizations, options.signal)) {
-    for (const account of page) if (account.Id) accounts.push({ accountId: account.Id, active: isActive(account) });
+    for (const account of page)
+      if (account.Id) accounts.push({ accountId: account.Id, active: isActive(account) });
     options.onPage?.(accounts.length);
   }
   return accounts;

@@ -6,7 +6,7 @@ import {
 } from "@aws-sdk/client-organizations";
 import { classifyError, type Decision } from "./classify.ts";
 import { mapWithConcurrency } from "./concurrency.ts";
-import type { AccountInfo, DirectoryStore } from "./directory-store.ts";
+import { type AccountInfo, type DirectoryStore, ENTRY_TTL_SECONDS } from "./directory-store.ts";
 import { isActive, LIST_PAGE_SIZE, listAccounts, listingPages } from "./organizations.ts";
 import { describeError } from "./privacy.ts";
 
@@ -68,7 +68,8 @@ export class AccountDirectory {
     options: { readonly since?: number; readonly signal?: AbortSignal } = {},
   ): Promise<Map<string, AccountLookup>> {
     const { signal } = options;
-    const since = options.since ?? Date.now();
+    // A listing older than an entry's life no longer holds these accounts in the store: list again.
+    const since = Math.max(options.since ?? Date.now(), Date.now() - ENTRY_TTL_SECONDS * 1000);
     const results = new Map<string, AccountLookup>();
     const remaining = () => [...new Set(accountIds)].filter((id) => !this.#cached(id, results));
     let wanted = remaining();
@@ -129,13 +130,23 @@ export class AccountDirectory {
     if (listed === false) await this.#list(signal);
   }
 
-  /** Lists with the lease: each page into the store, the lease renewed as it goes, released at the end. */
+  /**
+   * Lists with the lease: each page into the store, the lease renewed as it goes, released at the end.
+   * A store that fails part-way is told as the store's failure; the listing goes on for this container.
+   */
   async #listShared(store: DirectoryStore, signal?: AbortSignal): Promise<void> {
+    let storeFailed = false;
     const complete = await this.#list(signal, async (page) => {
-      await store.put(page, signal);
-      await store.renew(this.#owner, LEASE_MS, signal);
+      if (storeFailed) return;
+      try {
+        await store.put(page, signal);
+        await store.renew(this.#owner, LEASE_MS, signal);
+      } catch (error) {
+        storeFailed = true;
+        this.#onError("store", error);
+      }
     });
-    await store.release(this.#owner, complete ? this.#organizationSize : undefined, signal);
+    if (!storeFailed) await store.release(this.#owner, complete ? this.#organizationSize : undefined, signal);
   }
 
   async #awaitListing(store: DirectoryStore, wanted: readonly string[], since: number, signal?: AbortSignal) {

@@ -21,6 +21,7 @@ import { lambdaContext } from "../support/lambda.ts";
 
 const RETRY = "https://sqs.us-east-1.amazonaws.com/111111111111/retry";
 const DLQ = "https://sqs.us-east-1.amazonaws.com/111111111111/dlq";
+const ACCEPT = "https://sqs.us-east-1.amazonaws.com/111111111111/accept";
 const ADMIN = "111111111111";
 
 const guardduty = mockClient(GuardDutyClient);
@@ -377,5 +378,52 @@ describe("onboard handler", () => {
       attempt: 0,
       messageId: expect.any(String),
     });
+  });
+
+  it("hands invited accounts to the accept queue, one request per message with its regions, step accept and attempt 0", async () => {
+    const [a, b] = accountIds(2) as [string, string];
+    member(a);
+    member(b);
+    const invoke = await handler({ ACCEPT_INVITATIONS: "true", ACCEPT_QUEUE_URL: ACCEPT });
+
+    const result = await invoke([
+      sqsRecord(organizationsEvent(a, { id: "evt-a" }), "from-event"),
+      sqsRecord(onboardingRequest(b, { attempt: 2, origin: "retry", regions: ["eu-west-1"] }), "from-retry"),
+    ]);
+
+    expect(result).toEqual({ batchItemFailures: [] });
+    expect(sent(RETRY)).toEqual([]);
+    expect(sent(DLQ)).toEqual([]);
+    const handedOff = sent(ACCEPT);
+    expect(handedOff.map((entry) => entry.DelaySeconds)).toEqual([undefined, undefined]);
+    expect(handedOff.map((entry) => JSON.parse(entry.MessageBody ?? ""))).toEqual([
+      expect.objectContaining({
+        accountId: a,
+        regions: ["us-east-1", "eu-west-1"],
+        step: "accept",
+        attempt: 0,
+        origin: "event",
+        correlationId: "evt-a",
+      }),
+      expect.objectContaining({ accountId: b, regions: ["eu-west-1"], step: "accept", attempt: 0 }),
+    ]);
+  });
+
+  it("sends a replayed request that resumes at acceptance straight to the accept queue, calling neither GuardDuty nor Organizations", async () => {
+    const [a] = accountIds(1) as [string];
+    member(a);
+    const invoke = await handler({ ACCEPT_INVITATIONS: "true", ACCEPT_QUEUE_URL: ACCEPT });
+
+    const result = await invoke([
+      sqsRecord(onboardingRequest(a, { step: "accept", origin: "replay", regions: ["eu-west-1"] })),
+    ]);
+
+    expect(result).toEqual({ batchItemFailures: [] });
+    expect(guardduty.calls()).toHaveLength(0);
+    expect(organizations.calls()).toHaveLength(0);
+    expect(sentBodies(ACCEPT)).toEqual([
+      expect.objectContaining({ accountId: a, regions: ["eu-west-1"], step: "accept", attempt: 0 }),
+    ]);
+    expect(sent(RETRY)).toEqual([]);
   });
 });
