@@ -5,25 +5,27 @@
  * into BENCHMARKS.md (`--markdown`). A measurement: it exits 0 whether targets are met or not.
  */
 import { execFileSync } from "node:child_process";
-import { availableParallelism } from "node:os";
+import { availableParallelism, loadavg } from "node:os";
 import { parseArgs } from "node:util";
+import { ACCEPT_CONCURRENCY } from "#shared/accept";
 import { readStack } from "../local/stack.ts";
 import { measureBundles } from "./bundle-footprint.ts";
 import { measureHandlerCpu } from "./handler-cpu.ts";
-import { burstLowerBound, trickleLowerBound } from "./lower-bound.ts";
+import { burstLowerBound, type MemberSide, trickleLowerBound } from "./lower-bound.ts";
 import { writeMarkdownBlock } from "./markdown-block.ts";
 import { runNaive } from "./naive-run.ts";
 import { runPipeline } from "./pipeline-run.ts";
 import { DEFAULT_PROFILE, mergeProfile } from "./profile.ts";
 import { type BenchReport, renderMarkdown, renderText, type ScenarioReport } from "./report.ts";
 import { type Scenario, scenario } from "./scenario.ts";
-import { burstTargets, ratiosOf } from "./targets.ts";
+import { burstTargets, ratiosOf, TRICKLE_ENABLED_P50_BASELINE, trickleTargets } from "./targets.ts";
 
 const REGIONS = ["us-east-1", "eu-west-1", "ap-southeast-2", "eu-central-1", "us-west-2", "ap-northeast-1"];
 
 const HELP = `Usage: npm run bench -- [options]
 
-Benchmarks the onboarding pipeline on the local stack against a naive per-account script and the lower
+Benchmarks the onboarding pipeline on the local stack, as deployed (member-side acceptance on: time to
+the last invitation and to the last Enabled member), against a naive per-account script and the lower
 bound the throttles allow, under a stated latency/throttle profile.
 
   --scenarios LIST        burst,trickle (default: both)
@@ -33,8 +35,11 @@ bound the throttles allow, under a stated latency/throttle profile.
   --trickle-interval-ms N between trickle accounts (default: batching window + 2 s, so none coalesce)
   --naive-accounts N      burst: run the naive script on the first N accounts and extrapolate (default 100;
                           the same as --accounts runs it in full)
-  --profile JSON          override the profile, e.g. '{"guardduty":{"ratePerSecond":5},"existingAccounts":200}'
-  --accept-invitations    also run the member-side acceptance step (its calls are reported apart)
+  --profile JSON          override the profile, e.g. '{"guardduty":{"ratePerSecond":5},"sts":{"latencyMs":20},"existingAccounts":200}'
+  --no-accept             run with the stage parameter acceptInvitations=false: no member side, members
+                          stay Invited (no Enabled figures; the Enabled and trickle targets are then missed)
+  --trickle-baseline-ms N today's trickle p50 event → Enabled to compare with (default: the figure measured
+                          on commit 014166f, bench/targets.ts)
   --cpu-batches N         batches of 100 accounts for the handler CPU measurement (default 10; 0 skips it)
   --bundle-runs N         fresh processes per bundle load-time measurement (default 7; 0 skips it)
   --timeout-s N           give up waiting for a pipeline run to drain after N s (default 600)
@@ -54,7 +59,8 @@ async function main(): Promise<void> {
       "trickle-interval-ms": { type: "string" },
       "naive-accounts": { type: "string", default: "100" },
       profile: { type: "string" },
-      "accept-invitations": { type: "boolean", default: false },
+      "no-accept": { type: "boolean", default: false },
+      "trickle-baseline-ms": { type: "string" },
       "cpu-batches": { type: "string", default: "10" },
       "bundle-runs": { type: "string", default: "7" },
       "timeout-s": { type: "string", default: "600" },
@@ -69,6 +75,7 @@ async function main(): Promise<void> {
     return;
   }
   const started = Date.now();
+  const loadAtStart = loadavg()[0] as number;
   const progress = (text: string) => process.stderr.write(`bench: ${text}\n`);
   const stack = readStack();
   const source = stack.eventSources[0];
@@ -78,7 +85,21 @@ async function main(): Promise<void> {
     ? REGIONS.slice(0, Math.max(1, Math.min(REGIONS.length, Number(values.regions))))
     : values.regions.split(",").filter(Boolean);
   const seed = whole("--seed", values.seed);
-  const acceptInvitations = values["accept-invitations"];
+  const acceptInvitations = !values["no-accept"];
+  // The member side's concurrency: accept's event source × the accounts one invocation enters at once
+  // (no more than a batch holds: one message per account).
+  const acceptSource = stack.functions.accept?.eventSources[0];
+  if (!acceptSource) throw new Error("serverless.yml declares no SQS event source for the accept function");
+  const member: MemberSide = {
+    concurrency: acceptSource.maximumConcurrency * Math.min(ACCEPT_CONCURRENCY, acceptSource.batchSize),
+  };
+  const trickleBaseline =
+    values["trickle-baseline-ms"] === undefined
+      ? TRICKLE_ENABLED_P50_BASELINE
+      : {
+          p50Ms: whole("--trickle-baseline-ms", values["trickle-baseline-ms"]),
+          source: "given with --trickle-baseline-ms",
+        };
   const timeoutMs = whole("--timeout-s", values["timeout-s"]) * 1000;
   const wanted = new Set(values.scenarios.split(","));
   const scenarios: ScenarioReport[] = [];
@@ -91,14 +112,14 @@ async function main(): Promise<void> {
     const sample = Math.min(accounts, whole("--naive-accounts", values["naive-accounts"]));
     progress(`burst: naive baseline on ${sample} accounts…`);
     const naive = await runNaive(burst, profile, sample);
-    const lowerBound = burstLowerBound(accounts, regions.length, profile);
+    const lowerBound = burstLowerBound(accounts, regions.length, profile, member);
     scenarios.push({
       ...describe(burst),
       pipeline,
       naive,
       lowerBound,
       ...ratiosOf(pipeline, naive, lowerBound),
-      targets: burstTargets(pipeline, lowerBound, profile, accounts),
+      targets: burstTargets(pipeline, lowerBound, profile, accounts, regions.length, member),
     });
   }
   if (wanted.has("trickle")) {
@@ -121,14 +142,14 @@ async function main(): Promise<void> {
       runPipeline(trickle, { profile, acceptInvitations, timeoutMs: timeoutMs + accounts * intervalMs }),
       runNaive(trickle, profile, accounts),
     ]);
-    const lowerBound = trickleLowerBound(accounts, regions.length, intervalMs, profile);
+    const lowerBound = trickleLowerBound(accounts, regions.length, intervalMs, profile, member);
     scenarios.push({
       ...describe(trickle),
       pipeline,
       naive,
       lowerBound,
       ...ratiosOf(pipeline, naive, lowerBound),
-      targets: [],
+      targets: trickleTargets(pipeline, trickleBaseline),
     });
   }
 
@@ -145,7 +166,13 @@ async function main(): Promise<void> {
   const report: BenchReport = {
     startedAt: new Date(started).toISOString(),
     durationMs: Date.now() - started,
-    environment: { node: process.version, cpus: availableParallelism(), commit: commit() },
+    environment: {
+      node: process.version,
+      cpus: availableParallelism(),
+      commit: commit(),
+      // Other work on the machine shares its cores with the local stack: the 1-minute load average.
+      loadAverage: { start: loadAtStart, end: loadavg()[0] as number },
+    },
     profile,
     settings: {
       batchSize: source.batchSize,
@@ -153,14 +180,25 @@ async function main(): Promise<void> {
       maximumConcurrency: source.maximumConcurrency,
       retryBaseDelaySeconds: Number(stack.params.retryBaseDelaySeconds ?? 30),
       acceptInvitations,
+      accept: {
+        batchSize: acceptSource.batchSize,
+        maximumBatchingWindowSeconds: acceptSource.maximumBatchingWindowSeconds,
+        maximumConcurrency: acceptSource.maximumConcurrency,
+        acceptConcurrency: ACCEPT_CONCURRENCY,
+        memberConcurrency: member.concurrency,
+      },
     },
     scenarios,
     handlerCpu,
     bundle,
     notes: [
       "Calls are HTTP requests the sandbox received, throttled ones included. GuardDuty figures count the " +
-        "administrator's calls (ListDetectors, CreateMembers, InviteMembers, GetMembers); event → invitation is " +
-        "per (account, region), from the event's publication to GuardDuty's invitedAt.",
+        "administrator's calls (ListDetectors once per onboard container and region, CreateMembers, InviteMembers, " +
+        "GetMembers); member-side calls are STS AssumeRole and the member accounts' own GuardDuty calls (their " +
+        "ListDetectors, CreateDetector, ListInvitations, AcceptAdministratorInvitation, GetAdministratorAccount). " +
+        "Event → invitation and event → Enabled are per (account, region), from the event's publication to " +
+        "GuardDuty's invitedAt, and to the updatedAt of the Enabled member (its last status change); makespans " +
+        "run from the first publication.",
       ...(wanted.has("trickle")
         ? [
             "The trickle's pipeline and naive runs go side by side, each against its own sandbox: both mostly wait for arrivals.",

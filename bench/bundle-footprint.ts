@@ -37,6 +37,8 @@ const IMPORT_ENV = {
   GUARDDUTY_REGIONS: "us-east-1",
   AWS_REGION: "us-east-1",
   RETRY_QUEUE_URL: "http://127.0.0.1:9/retry",
+  // Acceptance is on by default (serverless.yml acceptInvitations): onboard then needs the member side's queue.
+  ACCEPT_QUEUE_URL: "http://127.0.0.1:9/accept",
   DEAD_LETTER_QUEUE_URL: "http://127.0.0.1:9/dead-letter",
   ADMINISTRATOR_ACCOUNT_ID: "210987654321",
   AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",

@@ -5,6 +5,7 @@
  * source crashes containers mid-batch and loses deletes (duplicate deliveries). Everything random draws
  * from the seed. Afterwards the invariants are checked against what the services and queues hold.
  */
+import { appendFileSync } from "node:fs";
 import { accountCreatedEvent, newAccountIds, publish } from "../local/inputs.ts";
 import { startLocalStack } from "../local/local-stack.ts";
 import { peekDeadLetters } from "../local/summary.ts";
@@ -31,6 +32,13 @@ export interface ChaosOptions {
   readonly batchingWindowSeconds?: number;
   /** First retry delay over the local stage's 1 s (a test may use 0: retries come back at once). */
   readonly retryBaseDelaySeconds?: number;
+  /**
+   * Check that every (account, region) ends Enabled or dead-lettered (the member side runs, as deployed:
+   * `acceptInvitations` on). `npm run chaos` does; off, only Invited-or-Enabled is required.
+   */
+  readonly requireEnabled?: boolean;
+  /** Where to append every line the functions log (to follow one account through a breach). */
+  readonly logFile?: string;
   readonly timeoutMs: number;
 }
 
@@ -58,6 +66,11 @@ export interface ChaosReport extends InvariantResult {
   readonly deadLetterExamples: Readonly<Record<string, string>>;
   /** Warnings of the SDK that a request outlived its requestTimeout without being aborted. */
   readonly sdkTimeoutWarnings: number;
+  /**
+   * Pairs that ended neither Enabled nor dead-lettered, by the last outcome the functions logged for them
+   * (`function: outcome/reason`): where the member side lost them.
+   */
+  readonly notEnabledByLastOutcome: Readonly<Record<string, number>>;
 }
 
 export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
@@ -106,6 +119,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
           : undefined,
     },
     onLog: (line) => {
+      if (options.logFile) appendFileSync(options.logFile, `${line}\n`);
       if (line.includes("requestTimeout")) sdkTimeoutWarnings++;
       try {
         logs.push(JSON.parse(line) as Record<string, unknown>);
@@ -130,6 +144,10 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     const deadLetters = await peekDeadLetters(local.sqs.client, local.sqs.urls.DeadLetterQueue as string);
     const accounts = [...healthy, ...foreign, stranger];
     const counters = local.sandbox.counters;
+    // Every function's source queues: onboard's OnboardingQueue and RetryQueue, accept's AcceptQueue.
+    const sourceQueues = Object.values(local.stack.functions).flatMap((fn) =>
+      fn.eventSources.map(({ queue }) => queue),
+    );
     const result = checkInvariants({
       accounts,
       regions: options.regions,
@@ -137,11 +155,12 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       invitations: (accountId, region) => counters.invitations(accountId, region),
       deadLetters,
       leftInSourceQueues: Object.fromEntries(
-        local.stack.eventSources.map(({ queue }) => {
+        sourceQueues.map((queue) => {
           const depth = depths[queue];
           return [queue, depth ? depth.visible + depth.inFlight + depth.delayed : 0];
         }),
       ),
+      requireEnabled: options.requireEnabled,
       drained,
       malformed,
       logs,
@@ -156,6 +175,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       settings: {
         visibilityTimeoutSeconds: options.visibilityTimeoutSeconds,
         sdkRequestTimeoutMs: options.sdkRequestTimeoutMs,
+        acceptInvitations: local.functionEnv.ACCEPT_INVITATIONS ?? "",
         maxAttempts: local.functionEnv.MAX_ATTEMPTS ?? "",
         retryBaseDelaySeconds: local.functionEnv.RETRY_BASE_DELAY_SECONDS ?? "",
         batchingWindowSeconds:
@@ -187,11 +207,45 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
           ]),
       ),
       sdkTimeoutWarnings,
+      notEnabledByLastOutcome: lastOutcomes(
+        logs,
+        accounts.flatMap((id) =>
+          options.regions
+            .filter((region) => {
+              const status = local.sandbox.status(id, region);
+              return status !== "Enabled" && status !== undefined;
+            })
+            .map((region) => ({ id, region })),
+        ),
+        new Set(deadLetters.map((letter) => `${letter.accountId}/${letter.region}`)),
+      ),
       ...result,
     };
   } finally {
     await local.stop();
   }
+}
+
+/** The last logged outcome of each member pair not Enabled and not dead-lettered, tallied. */
+function lastOutcomes(
+  logs: readonly Record<string, unknown>[],
+  pairs: readonly { id: string; region: string }[],
+  deadLettered: ReadonlySet<string>,
+): Record<string, number> {
+  const last = new Map<string, string>();
+  for (const line of logs) {
+    if (typeof line.accountId !== "string" || typeof line.region !== "string" || !line.outcome) continue;
+    const fn = String(line.function_name ?? "").replace(/^.*-/, "");
+    last.set(
+      `${line.accountId}/${line.region}`,
+      `${fn}: ${line.outcome}${line.reason ? `/${line.reason}` : ""}`,
+    );
+  }
+  return tally(
+    pairs
+      .filter(({ id, region }) => !deadLettered.has(`${id}/${region}`))
+      .map(({ id, region }) => last.get(`${id}/${region}`) ?? "no outcome logged"),
+  );
 }
 
 /** A signal that fires once the sandbox has sent one more invitation than it had when asked. */

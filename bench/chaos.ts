@@ -11,8 +11,10 @@ import { writeMarkdownBlock } from "./markdown-block.ts";
 const HELP = `Usage: npm run chaos -- [options]
 
 Onboards N new accounts (plus two members of another administrator, one account outside the
-organization and malformed bodies) through the local stack while the sandbox and the event source inject
-faults, then checks that nothing was lost.
+organization and malformed bodies) through the local stack, as deployed (member-side acceptance on),
+while the sandbox and the event sources inject faults, then checks that nothing was lost: every
+(account, region) Enabled or dead-lettered with a reason, nothing left on OnboardingQueue, RetryQueue or
+AcceptQueue, no second invitation, malformed bodies in the DLQ verbatim.
 
   --accounts N       new accounts (default 500)
   --regions a,b,c    regions (default us-east-1,eu-west-1,ap-southeast-2)
@@ -25,6 +27,7 @@ faults, then checks that nothing was lost.
   --sdk-timeout-ms N the function's SDK_REQUEST_TIMEOUT_MS, below the spikes (default 1000)
   --timeout-s N      stop waiting for the queues to drain after N s (default 420)
   --json             print one JSON document (figures and an "invariants" object of booleans)
+  --logs FILE        append every line the functions log to FILE (to follow an account through a breach)
   --markdown FILE    also write the result between the chaos markers of FILE (e.g. BENCHMARKS.md)
   -h, --help         this text
 
@@ -43,6 +46,7 @@ async function main(): Promise<number> {
       "sdk-timeout-ms": { type: "string", default: "1000" },
       "timeout-s": { type: "string", default: "420" },
       json: { type: "boolean", default: false },
+      logs: { type: "string" },
       markdown: { type: "string" },
       help: { type: "boolean", short: "h", default: false },
     },
@@ -65,6 +69,9 @@ async function main(): Promise<number> {
     // Besides the seeded crashes: each event source's first container dies right after an invitation.
     crashAfterInvitation: [0],
     visibilityTimeoutSeconds: whole("--visibility-s", values["visibility-s"]),
+    // As deployed, the member side runs: every pair must end Enabled, or dead-lettered with a reason.
+    requireEnabled: true,
+    logFile: values.logs,
     sdkRequestTimeoutMs: whole("--sdk-timeout-ms", values["sdk-timeout-ms"]),
     timeoutMs: whole("--timeout-s", values["timeout-s"]) * 1000,
   });
@@ -95,6 +102,7 @@ function render(report: ChaosReport): string {
     ...Object.entries(report.deadLetterExamples).map(([reason, example]) => `  e.g. ${reason}: ${example}`),
     `(account, region) not onboarded, dead-lettered, by reason: ${JSON.stringify(report.deadLetteredPairs)}`,
     `(account, region) onboarded and yet dead-lettered, by reason: ${JSON.stringify(report.needlesslyDeadLettered)}`,
+    `(account, region) members neither Enabled nor dead-lettered, by their last logged outcome: ${JSON.stringify(report.notEnabledByLastOutcome)}`,
     "",
     "Invariants:",
   ];

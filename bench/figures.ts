@@ -1,14 +1,21 @@
 /**
- * The figures of one run, from what the sandbox counted and when each invitation went out: calls per
- * (account, region) and per account, makespan, and event → invitation latencies. The same function
- * reads the pipeline's runs and the naive baseline's, so the two are counted the same way.
+ * The figures of one run, from what the sandbox counted, when each invitation went out and when each
+ * member became Enabled: calls per (account, region) and per account — the administrator's and the
+ * member side's apart —, makespans, and event → invitation and event → Enabled latencies. The same
+ * function reads the pipeline's runs and the naive baseline's, so the two are counted the same way.
  */
 import type { CountersSnapshot } from "../sandbox/counters.ts";
 import { percentile } from "./stats.ts";
 
 export const ORGANIZATIONS_OPERATIONS = new Set(["DescribeAccount", "ListAccounts", "DescribeOrganization"]);
 
-/** The administrator's GuardDuty calls: what coalescing is about, and what the lower bound counts. */
+/**
+ * The administrator's GuardDuty calls: what coalescing is about, and what the lower bound counts. Every
+ * other call (STS AssumeRole, and GuardDuty calls of member accounts: their ListDetectors beyond the
+ * administrator's, CreateDetector, ListInvitations, AcceptAdministratorInvitation,
+ * GetAdministratorAccount) is the member side's. The sandbox counts per operation, not per caller, so
+ * the administrator's `ListDetectors` is bounded by `RunRecord.administratorListDetectors`.
+ */
 export const ADMINISTRATOR_OPERATIONS = new Set([
   "ListDetectors",
   "CreateMembers",
@@ -31,6 +38,13 @@ export interface RunFigures {
   /** Event → invitation, per (account, region). */
   readonly p50Ms: number;
   readonly p95Ms: number;
+  /** First event published → last member Enabled (NaN when none was). */
+  readonly enabledMakespanMs: number;
+  /** Event → Enabled, per (account, region) that became Enabled. */
+  readonly enabledP50Ms: number;
+  readonly enabledP95Ms: number;
+  /** The member side's calls (STS AssumeRole + member accounts' GuardDuty calls) per (account, region). */
+  readonly memberSideCallsPerAccountRegion: number;
   /** operation → calls, for each side. `memberSide`: calls made inside member accounts (STS included). */
   readonly calls: {
     readonly guardduty: Record<string, number>;
@@ -41,6 +55,9 @@ export interface RunFigures {
   /** (account, region) pairs with an invitation, and without one. */
   readonly invitedPairs: number;
   readonly notInvitedPairs: number;
+  /** (account, region) pairs Enabled at the end, and not. */
+  readonly enabledPairs: number;
+  readonly notEnabledPairs: number;
 }
 
 export interface RunRecord {
@@ -51,6 +68,8 @@ export interface RunRecord {
   readonly publishedAt: ReadonlyMap<string, number>;
   /** `${accountId}/${region}` → when the sandbox recorded its invitation (epoch ms). */
   readonly invitedAt: ReadonlyMap<string, number>;
+  /** `${accountId}/${region}` → when the member became Enabled (epoch ms); empty without a member side. */
+  readonly enabledAt: ReadonlyMap<string, number>;
   /**
    * At most this many `ListDetectors` calls are the administrator's (it caches its detector id: one
    * per container and region); any beyond are members looking up their own detector.
@@ -81,19 +100,10 @@ export function figuresOf(run: RunRecord): RunFigures {
     else throttledGuardDuty += throttled;
   }
 
-  const latencies: number[] = [];
   let start = Number.POSITIVE_INFINITY;
-  let end = Number.NEGATIVE_INFINITY;
   for (const published of run.publishedAt.values()) start = Math.min(start, published);
-  for (const accountId of run.accounts) {
-    const published = run.publishedAt.get(accountId);
-    for (const region of run.regions) {
-      const invited = run.invitedAt.get(`${accountId}/${region}`);
-      if (invited === undefined || published === undefined) continue;
-      latencies.push(invited - published);
-      end = Math.max(end, invited);
-    }
-  }
+  const invited = since(run, run.invitedAt, start);
+  const enabled = since(run, run.enabledAt, start);
   const pairs = run.accounts.length * run.regions.length;
   const total = (counts: Record<string, number>) => Object.values(counts).reduce((sum, n) => sum + n, 0);
   return {
@@ -101,12 +111,38 @@ export function figuresOf(run: RunRecord): RunFigures {
     regions: run.regions.length,
     guarddutyCallsPerAccountRegion: total(guardduty) / pairs,
     organizationsCallsPerAccount: total(organizations) / run.accounts.length,
-    makespanMs: latencies.length > 0 ? end - start : Number.NaN,
-    p50Ms: percentile(latencies, 0.5),
-    p95Ms: percentile(latencies, 0.95),
+    makespanMs: invited.makespanMs,
+    p50Ms: percentile(invited.latencies, 0.5),
+    p95Ms: percentile(invited.latencies, 0.95),
+    enabledMakespanMs: enabled.makespanMs,
+    enabledP50Ms: enabled.latencies.length > 0 ? percentile(enabled.latencies, 0.5) : Number.NaN,
+    enabledP95Ms: enabled.latencies.length > 0 ? percentile(enabled.latencies, 0.95) : Number.NaN,
+    memberSideCallsPerAccountRegion: total(memberSide) / pairs,
     calls: { guardduty, organizations, memberSide },
     throttled: { guardduty: throttledGuardDuty, organizations: throttledOrganizations },
-    invitedPairs: latencies.length,
-    notInvitedPairs: pairs - latencies.length,
+    invitedPairs: invited.latencies.length,
+    notInvitedPairs: pairs - invited.latencies.length,
+    enabledPairs: enabled.latencies.length,
+    notEnabledPairs: pairs - enabled.latencies.length,
   };
+}
+
+/** Event → `times` per (account, region), and first event → the last of them (NaN when there are none). */
+function since(
+  run: RunRecord,
+  times: ReadonlyMap<string, number>,
+  start: number,
+): { latencies: number[]; makespanMs: number } {
+  const latencies: number[] = [];
+  let end = Number.NEGATIVE_INFINITY;
+  for (const accountId of run.accounts) {
+    const published = run.publishedAt.get(accountId);
+    for (const region of run.regions) {
+      const at = times.get(`${accountId}/${region}`);
+      if (at === undefined || published === undefined) continue;
+      latencies.push(at - published);
+      end = Math.max(end, at);
+    }
+  }
+  return { latencies, makespanMs: latencies.length > 0 ? end - start : Number.NaN };
 }

@@ -1,19 +1,20 @@
 /**
- * The child side of the CPU measurement: a process of its own that loads the deployable handler bundle
- * and invokes it on batches, so that `process.cpuUsage()` counts the handler alone (SDK clients, JSON,
- * middy, Powertools logging) and none of the sandbox or SQS server, which live in the parent.
- * Input and output are JSON files named by `PROBE_INPUT` and `PROBE_OUTPUT`.
+ * The child side of the CPU measurement: a process of its own that loads a deployable handler bundle
+ * (onboard's or accept's) and invokes it on batches of SQS bodies, so that `process.cpuUsage()` counts
+ * the handler alone (SDK clients, JSON, middy, Powertools logging) and none of the sandbox or SQS
+ * server, which live in the parent. Input and output are JSON files named by `PROBE_INPUT` and
+ * `PROBE_OUTPUT`.
  */
 import { randomUUID } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { pathToFileURL } from "node:url";
-import { accountCreatedEvent } from "../local/inputs.ts";
 
 export interface ProbeInput {
   readonly handlerFile: string;
   readonly handlerName: string;
-  /** Batches run first and not measured: module caches, connections, the detector ids. */
+  /** Batches of SQS bodies run first and not measured: module caches, connections, the detector ids. */
   readonly warmup: readonly (readonly string[])[];
+  /** Batches of SQS bodies, measured. */
   readonly batches: readonly (readonly string[])[];
 }
 
@@ -32,13 +33,13 @@ const module = (await import(pathToFileURL(input.handlerFile).href)) as Record<s
 const handler = module[input.handlerName] as Handler;
 
 let failedRecords = 0;
-async function invoke(accountIds: readonly string[]): Promise<void> {
-  const records = accountIds.map((accountId) => {
+async function invoke(bodies: readonly string[]): Promise<void> {
+  const records = bodies.map((body) => {
     const messageId = randomUUID();
     return {
       messageId,
       receiptHandle: messageId,
-      body: accountCreatedEvent(accountId),
+      body,
       attributes: { ApproximateReceiveCount: "1", SentTimestamp: String(Date.now()) },
       messageAttributes: {},
       md5OfBody: "",

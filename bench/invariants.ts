@@ -2,12 +2,17 @@
  * What "loses nothing" means, checked after a chaos run from what the services and queues ended with —
  * never from what the function says it did:
  * - every (account, region) ends Invited or Enabled, or its account sits in the DLQ with a reason for
- *   that region (a redriven original body, which has no region, covers them all);
- * - no message is left in flight or waiting in the source queues;
+ *   that region (a redriven original body covers the regions it names, or all of them);
+ * - with the member side on (`requireEnabled`), every (account, region) ends Enabled, or sits in the DLQ
+ *   with a reason — the accept function's own dead letters (from AcceptQueue, `step: "accept"`) and SQS's
+ *   redrives of AcceptQueue messages included;
+ * - no message is left in flight or waiting in the source queues (every function's: OnboardingQueue,
+ *   RetryQueue and AcceptQueue);
  * - no (account, region) received a second invitation;
  * - every malformed input is in the DLQ verbatim, and none of its batch siblings was harmed.
  */
 
+import { INVALID_MESSAGE, REDRIVEN_BY_SQS } from "#shared/dead-letter";
 import { parseMessage } from "#shared/message";
 import type { DeadLetter } from "../local/summary.ts";
 
@@ -18,8 +23,13 @@ export interface RunEnd {
   status(accountId: string, region: string): string | undefined;
   invitations(accountId: string, region: string): number;
   readonly deadLetters: readonly DeadLetter[];
-  /** Source queues: visible + in flight + delayed. */
+  /** Source queues of every function (AcceptQueue included): visible + in flight + delayed. */
   readonly leftInSourceQueues: Readonly<Record<string, number>>;
+  /**
+   * The member side ran (invitation mode, acceptance on): a pair is onboarded only once Enabled, and the
+   * invariant `everyPairEnabledOrDeadLettered` is checked.
+   */
+  readonly requireEnabled?: boolean;
   readonly drained: boolean;
   readonly malformed: readonly string[];
   /** The function's JSON log lines. */
@@ -29,6 +39,8 @@ export interface RunEnd {
 export interface InvariantResult {
   readonly invariants: {
     readonly everyPairInvitedOrDeadLettered: boolean;
+    /** Only with `requireEnabled`. */
+    readonly everyPairEnabledOrDeadLettered?: boolean;
     readonly nothingLeftInSourceQueues: boolean;
     readonly noSecondInvitation: boolean;
     readonly malformedDeadLetteredVerbatim: boolean;
@@ -36,48 +48,69 @@ export interface InvariantResult {
   };
   /** Per invariant, examples of what breached it (empty when it holds). */
   readonly breaches: Readonly<Record<string, readonly string[]>>;
-  /** (account, region) pairs not onboarded but dead-lettered, by reason (SQS redrives: `redriven-by-sqs`). */
+  /**
+   * (account, region) pairs not onboarded (Enabled, with `requireEnabled`; else Invited or Enabled) but
+   * dead-lettered, by reason (SQS redrives: {@link REDRIVEN_BY_SQS}).
+   */
   readonly deadLetteredPairs: Readonly<Record<string, number>>;
-  /** Pairs that ended Invited or Enabled and yet have a dead letter: noise an operator would chase. */
+  /** Pairs that ended onboarded and yet have a dead letter: noise an operator would chase. */
   readonly needlesslyDeadLettered: Readonly<Record<string, number>>;
 }
 
 const ONBOARDED = new Set(["Invited", "Enabled"]);
 const EXAMPLES = 5;
 
-/** The account a dead letter is about: its `accountId`, or the account named by a redriven original body. */
-function accountOf(letter: DeadLetter): string | undefined {
-  if (letter.accountId) return letter.accountId;
-  if (letter.reason !== "redriven-by-sqs") return undefined;
+/**
+ * The account and regions a dead letter is about: its `accountId` and `region`, or what a redriven
+ * original body asks for (an OnboardingQueue or RetryQueue request, or an AcceptQueue one resuming at
+ * acceptance) — its regions, or every region when it names none.
+ */
+function subjectOf(
+  letter: DeadLetter,
+  regions: readonly string[],
+): { accountId: string; regions: readonly string[] } | undefined {
+  if (letter.accountId)
+    return { accountId: letter.accountId, regions: letter.region ? [letter.region] : regions };
+  if (letter.reason !== REDRIVEN_BY_SQS) return undefined;
   try {
     const parsed = parseMessage(typeof letter.body === "string" ? letter.body : JSON.stringify(letter.body));
-    return parsed.kind === "request" ? parsed.request.accountId : undefined;
+    if (parsed.kind !== "request") return undefined;
+    const named = parsed.request.regions?.filter((region) => regions.includes(region));
+    return { accountId: parsed.request.accountId, regions: named?.length ? named : regions };
   } catch {
     return undefined;
   }
 }
 
 export function checkInvariants(end: RunEnd): InvariantResult {
-  // `${accountId}/${region}` → reason; a letter without a region (an SQS redrive) covers every region.
+  // `${accountId}/${region}` → reason.
   const reasons = new Map<string, string>();
   for (const letter of end.deadLetters) {
-    const accountId = accountOf(letter);
-    if (!accountId || !letter.reason) continue;
-    for (const region of letter.region ? [letter.region] : end.regions)
-      reasons.set(`${accountId}/${region}`, letter.reason);
+    const subject = subjectOf(letter, end.regions);
+    if (!subject || !letter.reason) continue;
+    for (const region of subject.regions) reasons.set(`${subject.accountId}/${region}`, letter.reason);
   }
-  const onboarded = (accountId: string, region: string) => ONBOARDED.has(end.status(accountId, region) ?? "");
+  const invitedOrEnabled = (accountId: string, region: string) =>
+    ONBOARDED.has(end.status(accountId, region) ?? "");
+  const enabled = (accountId: string, region: string) => end.status(accountId, region) === "Enabled";
+  const onboarded = end.requireEnabled ? enabled : invitedOrEnabled;
   const settled = (accountId: string, region: string) =>
     onboarded(accountId, region) || reasons.has(`${accountId}/${region}`);
+  const invitedOrDeadLettered = (accountId: string, region: string) =>
+    invitedOrEnabled(accountId, region) || reasons.has(`${accountId}/${region}`);
 
   const unsettled: string[] = [];
+  const notEnabled: string[] = [];
   const twice: string[] = [];
   const deadLetteredPairs: Record<string, number> = {};
   const needlesslyDeadLettered: Record<string, number> = {};
   for (const accountId of end.accounts) {
     for (const region of end.regions) {
       const status = end.status(accountId, region) ?? "not a member";
-      if (!settled(accountId, region)) unsettled.push(`${accountId} ${region}: ${status}, not in the DLQ`);
+      if (!invitedOrDeadLettered(accountId, region))
+        unsettled.push(`${accountId} ${region}: ${status}, not in the DLQ`);
+      if (end.requireEnabled && !settled(accountId, region))
+        notEnabled.push(`${accountId} ${region}: ${status}, not in the DLQ`);
       const invitations = end.invitations(accountId, region);
       if (invitations > 1) twice.push(`${accountId} ${region}: ${invitations} invitations`);
       const reason = reasons.get(`${accountId}/${region}`);
@@ -95,21 +128,24 @@ export function checkInvariants(end: RunEnd): InvariantResult {
   const verbatim = new Set(
     end.deadLetters.flatMap((letter) => {
       const raw = (letter.body as { raw?: unknown } | null)?.raw;
-      if (letter.reason === "invalid-message" && typeof raw === "string") return [raw];
+      if (letter.reason === INVALID_MESSAGE && typeof raw === "string") return [raw];
       // A malformed body SQS itself redrove (its batch kept crashing) is the original body; the DLQ
       // reader parsed it if it was JSON, so it is compared as JSON.
-      if (letter.reason !== "redriven-by-sqs") return [];
+      if (letter.reason !== REDRIVEN_BY_SQS) return [];
       return [typeof letter.body === "string" ? letter.body : JSON.stringify(letter.body)];
     }),
   );
   const missing = end.malformed
     .filter((body) => !verbatim.has(body) && !verbatim.has(asJson(body)))
     .map((body) => `not in the DLQ: ${body}`);
-  const harmed = harmedSiblings(end, settled);
+  // A malformed body shares an onboard invocation with its siblings, not the member side's (AcceptQueue
+  // carries only what the router wrote): what it could harm is their administrator side.
+  const harmed = harmedSiblings(end, invitedOrDeadLettered);
 
   return {
     invariants: {
       everyPairInvitedOrDeadLettered: unsettled.length === 0,
+      ...(end.requireEnabled ? { everyPairEnabledOrDeadLettered: notEnabled.length === 0 } : {}),
       nothingLeftInSourceQueues: left.length === 0,
       noSecondInvitation: twice.length === 0,
       malformedDeadLetteredVerbatim: missing.length === 0,
@@ -117,6 +153,7 @@ export function checkInvariants(end: RunEnd): InvariantResult {
     },
     breaches: {
       everyPairInvitedOrDeadLettered: unsettled.slice(0, EXAMPLES),
+      ...(end.requireEnabled ? { everyPairEnabledOrDeadLettered: notEnabled.slice(0, EXAMPLES) } : {}),
       nothingLeftInSourceQueues: left,
       noSecondInvitation: twice.slice(0, EXAMPLES),
       malformedDeadLetteredVerbatim: missing.slice(0, EXAMPLES),
@@ -138,11 +175,12 @@ function asJson(body: string): string {
 
 /**
  * Siblings of a malformed message: the accounts decided in the same invocation (Powertools stamps each
- * line with `function_request_id`). Harmed: dead-lettered as if invalid themselves, or not settled.
+ * line with `function_request_id`). Harmed: dead-lettered as if invalid themselves, or neither invited
+ * nor dead-lettered.
  */
 function harmedSiblings(end: RunEnd, settled: (accountId: string, region: string) => boolean): string[] {
   const invocations = new Set<unknown>(
-    end.logs.filter((line) => line.reason === "invalid-message").map((line) => line.function_request_id),
+    end.logs.filter((line) => line.reason === INVALID_MESSAGE).map((line) => line.function_request_id),
   );
   invocations.delete(undefined);
   const harmed: string[] = [];
@@ -150,7 +188,7 @@ function harmedSiblings(end: RunEnd, settled: (accountId: string, region: string
     if (!invocations.has(line.function_request_id)) continue;
     const { accountId, region, reason } = line as { accountId?: unknown; region?: unknown; reason?: unknown };
     if (typeof accountId !== "string" || typeof region !== "string") continue;
-    if (reason === "invalid-message" || !settled(accountId, region))
+    if (reason === INVALID_MESSAGE || !settled(accountId, region))
       harmed.push(
         `${accountId} ${region}, sibling of a malformed message: ${String(reason ?? "not settled")}`,
       );

@@ -6,7 +6,7 @@
  */
 import { startSandbox } from "../sandbox/server.ts";
 import { figuresOf, type RunFigures } from "./figures.ts";
-import { invitationTimes } from "./invitations.ts";
+import { memberTimes } from "./invitations.ts";
 import { NaiveOnboarding } from "./naive.ts";
 import { type Profile, profileFaults } from "./profile.ts";
 import { arrivalOffsetMs, organizationOf, type Scenario } from "./scenario.ts";
@@ -41,13 +41,15 @@ export async function runNaive(scenario: Scenario, profile: Profile, sample: num
       await naive.onboard(accountId);
     }
     const counters = sandbox.counters.snapshot();
-    const invitedAt = await invitationTimes(sandbox, measured, scenario.regions);
+    // The script never enters member accounts: its members stay Invited (no Enabled figures).
+    const { invitedAt, enabledAt } = await memberTimes(sandbox, measured, scenario.regions);
     const figures = figuresOf({
       accounts: measured,
       regions: scenario.regions,
       counters,
       publishedAt,
       invitedAt,
+      enabledAt,
       administratorListDetectors: scenario.regions.length,
     });
     const result = {
@@ -108,6 +110,8 @@ function extrapolate(
     },
     invitedPairs: latencies.length,
     notInvitedPairs: accounts * regions - latencies.length,
+    enabledPairs: 0,
+    notEnabledPairs: accounts * regions,
     extrapolated: true,
   };
 }

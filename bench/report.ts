@@ -19,14 +19,20 @@ export interface ScenarioReport extends ScenarioRatios {
   readonly pipeline: PipelineFigures;
   readonly naive: NaiveFigures;
   readonly lowerBound: LowerBound;
-  /** The issue's targets (burst only). */
+  /** The issue's targets for this scenario. */
   readonly targets: readonly Target[];
 }
 
 export interface BenchReport {
   readonly startedAt: string;
   readonly durationMs: number;
-  readonly environment: { readonly node: string; readonly cpus: number; readonly commit: string };
+  readonly environment: {
+    readonly node: string;
+    readonly cpus: number;
+    readonly commit: string;
+    /** The machine's 1-minute load average when the run started and ended (other work shares the cores). */
+    readonly loadAverage: { readonly start: number; readonly end: number };
+  };
   /** An assumption: AWS publishes no throttle numbers. */
   readonly profile: Profile;
   readonly settings: {
@@ -35,6 +41,15 @@ export interface BenchReport {
     readonly maximumConcurrency: number;
     readonly retryBaseDelaySeconds: number;
     readonly acceptInvitations: boolean;
+    /** The member side: accept's event source (serverless.yml custom.accept) and shared/accept.ts. */
+    readonly accept: {
+      readonly batchSize: number;
+      readonly maximumBatchingWindowSeconds: number;
+      readonly maximumConcurrency: number;
+      readonly acceptConcurrency: number;
+      /** Member accounts entered at once: maximumConcurrency × min(acceptConcurrency, batchSize). */
+      readonly memberConcurrency: number;
+    };
   };
   readonly scenarios: readonly ScenarioReport[];
   readonly handlerCpu?: HandlerCpu;
@@ -42,6 +57,8 @@ export interface BenchReport {
   readonly notes: readonly string[];
 }
 
+const load = (report: BenchReport) =>
+  `load average ${report.environment.loadAverage.start.toFixed(1)} at the start, ${report.environment.loadAverage.end.toFixed(1)} at the end`;
 const seconds = (ms: number) => (Number.isFinite(ms) ? `${(ms / 1000).toFixed(1)} s` : "—");
 const fixed = (value: number, digits = 3) => (Number.isFinite(value) ? value.toFixed(digits) : "—");
 const kib = (bytes: number) => `${(bytes / 1024).toFixed(0)} KiB`;
@@ -53,11 +70,15 @@ function rows(scenario: ScenarioReport): string[][] {
     ["", "pipeline", naiveMark, "lower bound"],
     ...(
       [
-        ["GuardDuty calls / (account, region)", (f) => fixed(f.guarddutyCallsPerAccountRegion)],
+        ["GuardDuty administrator calls / (account, region)", (f) => fixed(f.guarddutyCallsPerAccountRegion)],
+        ["member-side calls / (account, region)", (f) => fixed(f.memberSideCallsPerAccountRegion)],
         ["Organizations calls / account", (f) => fixed(f.organizationsCallsPerAccount)],
-        ["makespan", (f) => seconds(f.makespanMs)],
+        ["time to the last invitation", (f) => seconds(f.makespanMs)],
+        ["time to the last Enabled member", (f) => seconds(f.enabledMakespanMs)],
         ["p50 event → invitation", (f) => seconds(f.p50Ms)],
         ["p95 event → invitation", (f) => seconds(f.p95Ms)],
+        ["p50 event → Enabled", (f) => seconds(f.enabledP50Ms)],
+        ["p95 event → Enabled", (f) => seconds(f.enabledP95Ms)],
       ] as [string, (figures: PipelineFigures | NaiveFigures | LowerBound) => string][]
     ).map(([label, cell]) => [label, cell(pipeline), cell(naive), cell(lowerBound)]),
   ];
@@ -72,21 +93,40 @@ function headline(scenario: ScenarioReport): string {
 }
 
 function facts(scenario: ScenarioReport): string[] {
-  const { pipeline, naive } = scenario;
+  const { pipeline, naive, lowerBound } = scenario;
+  const perFunction = Object.entries(pipeline.functions)
+    .map(([name, stats]) => `${name} ${stats.invocations} invocations in ${stats.containers} containers`)
+    .join(", ");
+  const organizationsCalls = Object.values(pipeline.calls.organizations).reduce((sum, n) => sum + n, 0);
+  const timeline = Object.entries(pipeline.timeline)
+    .map(([operation, phase]) => `${operation} ${seconds(phase.firstMs)}–${seconds(phase.lastMs)}`)
+    .join(", ");
   return [
-    `ratio to lower bound: makespan ${fixed(scenario.ratioToLowerBound, 2)}×, GuardDuty calls ` +
-      `${fixed(scenario.callRatiosToLowerBound.guardduty, 2)}×, Organizations calls ${fixed(scenario.callRatiosToLowerBound.organizations, 2)}×, ` +
-      `p50 event → invitation ${fixed(scenario.p50RatioToLowerBound, 1)}×`,
-    `speedup over naive: ${fixed(scenario.speedupOverNaive, 2)}× (makespan)`,
-    `pipeline: ${pipeline.invocations} invocations in ${pipeline.containers} containers, ` +
-      `${pipeline.throttled.guardduty} GuardDuty and ${pipeline.throttled.organizations} Organizations calls throttled, ` +
-      `outcomes ${JSON.stringify(pipeline.outcomes)}, ${pipeline.deadLetters} dead letters, ` +
-      `${pipeline.notInvitedPairs} (account, region) not invited, drained ${pipeline.drained ? `in ${seconds(pipeline.drainedMs)}` : "NOT (timeout)"}`,
+    `ratio to lower bound: last invitation ${fixed(scenario.ratioToLowerBound, 2)}×, last Enabled ` +
+      `${fixed(scenario.enabledRatioToLowerBound, 2)}×, GuardDuty administrator calls ` +
+      `${fixed(scenario.callRatiosToLowerBound.guardduty, 2)}×, Organizations calls ${fixed(scenario.callRatiosToLowerBound.organizations, 2)}× ` +
+      `(${organizationsCalls} against ${lowerBound.organizationsCalls} ${lowerBound.organizationsPath}), member-side calls ` +
+      `${fixed(scenario.callRatiosToLowerBound.memberSide, 2)}×, p50 event → invitation ${fixed(scenario.p50RatioToLowerBound, 1)}×, ` +
+      `p50 event → Enabled ${fixed(scenario.enabledP50RatioToLowerBound, 1)}×`,
+    `speedup over naive: ${fixed(scenario.speedupOverNaive, 2)}× (to the last invitation; the naive script accepts nothing)`,
+    `pipeline: ${perFunction}, ${pipeline.throttled.guardduty} GuardDuty and ${pipeline.throttled.organizations} ` +
+      `Organizations calls throttled, outcomes ${JSON.stringify(pipeline.outcomes)}, ${pipeline.deadLetters} dead letters, ` +
+      `${pipeline.notInvitedPairs} (account, region) not invited, ${pipeline.notEnabledPairs} not Enabled, drained ` +
+      `${pipeline.drained ? `in ${seconds(pipeline.drainedMs)}` : "NOT (timeout)"}`,
     ...(Object.keys(pipeline.calls.memberSide).length > 0
       ? [
-          `pipeline member-side calls (acceptance step, not in the figures above): ${JSON.stringify(pipeline.calls.memberSide)}`,
+          `pipeline member-side calls: ${fixed(pipeline.memberSideCallsPerAccountRegion)} per (account, region) ` +
+            `(bound ${fixed(lowerBound.memberSideCallsPerAccountRegion)}): ${JSON.stringify(pipeline.calls.memberSide)}; ` +
+            `invitation → Enabled p50 ${seconds(pipeline.invitedToEnabled.p50Ms)}, p95 ${seconds(pipeline.invitedToEnabled.p95Ms)}, ` +
+            `max ${seconds(pipeline.invitedToEnabled.maxMs)}`,
         ]
       : []),
+    ...(timeline ? [`phases (first–last call, from the first event): ${timeline}`] : []),
+    `host CPU (the whole local stack, ${pipeline.hostCpu.cores} cores): ${fixed(pipeline.hostCpu.utilization * 100, 0)} % busy over the run` +
+      (Number.isFinite(pipeline.hostCpu.memberPhaseUtilization)
+        ? `, ${fixed(pipeline.hostCpu.memberPhaseUtilization * 100, 0)} % from the last invitation to the last Enabled member, ` +
+          `when the main thread (sandbox with its IAM evaluation, SQS server, DynamoDB) was ${fixed(pipeline.hostCpu.memberPhaseMainThread * 100, 0)} % busy`
+        : ""),
     naive.extrapolated
       ? `* naive measured on ${naive.measuredAccounts} of ${naive.accounts} accounts and extrapolated: the sample ` +
         "repeated back to back (the script is sequential and under every throttle, so its time is linear)"
@@ -117,10 +157,13 @@ function table(cells: string[][]): string[] {
 
 function settingsLine(report: BenchReport): string {
   const s = report.settings;
+  const a = s.accept;
   return (
-    `Pipeline settings (serverless.yml): batch size ${s.batchSize}, batching window ${s.maximumBatchingWindowSeconds} s, ` +
+    `Pipeline settings (serverless.yml): onboard batch size ${s.batchSize}, batching window ${s.maximumBatchingWindowSeconds} s, ` +
     `maximum concurrency ${s.maximumConcurrency} per event source, retry base delay ${s.retryBaseDelaySeconds} s; ` +
-    `member-side acceptance ${s.acceptInvitations ? "on" : "off"}`
+    `member-side acceptance ${s.acceptInvitations ? "on" : "off"}: accept batch size ${a.batchSize}, batching window ` +
+    `${a.maximumBatchingWindowSeconds} s, maximum concurrency ${a.maximumConcurrency}, ${a.acceptConcurrency} accounts at once ` +
+    `per invocation (shared/accept.ts ACCEPT_CONCURRENCY): ${a.memberConcurrency} member accounts at once`
   );
 }
 
@@ -132,6 +175,12 @@ function cpuAndBundle(report: BenchReport): string[] {
       `Handler CPU with zero latency: ${fixed(cpu.microsPerAccountRegion / 1000, 3)} ms per (account, region) ` +
         `(${fixed(cpu.userMs + cpu.systemMs, 0)} ms CPU for ${cpu.accounts} accounts × ${cpu.regions} regions; ${cpu.method})`,
     );
+    if (cpu.accept)
+      lines.push(
+        `Accept handler CPU with zero latency: ${fixed(cpu.accept.microsPerAccount / 1000, 2)} ms per member account ` +
+          `(AssumeRole and ${cpu.regions} regions' member calls; ${fixed(cpu.accept.userMs + cpu.accept.systemMs, 0)} ms CPU ` +
+          `for ${cpu.accept.accounts} accounts in batches of ${cpu.accept.batchSize}, ${fixed(cpu.accept.wallMs, 0)} ms wall)`,
+      );
   }
   if (report.bundle) {
     const { packaged, esbuildDefaults, runs } = report.bundle;
@@ -146,7 +195,7 @@ function cpuAndBundle(report: BenchReport): string[] {
 
 export function renderText(report: BenchReport): string {
   const lines = [
-    `GuardDuty onboarding benchmark — ${report.startedAt}, node ${report.environment.node}, ${report.environment.cpus} CPUs, ${report.environment.commit}`,
+    `GuardDuty onboarding benchmark — ${report.startedAt}, node ${report.environment.node}, ${report.environment.cpus} CPUs, ${report.environment.commit}, ${load(report)}`,
     "Profile (an assumption — AWS publishes no throttle numbers):",
     ...describeProfile(report.profile).map((line) => `  ${line}`),
     settingsLine(report),
@@ -164,7 +213,7 @@ export function renderText(report: BenchReport): string {
 /** The figures block of BENCHMARKS.md (between its markers). */
 export function renderMarkdown(report: BenchReport, command: string): string {
   const lines = [
-    `Measured ${report.startedAt} with \`${command}\` (node ${report.environment.node}, ${report.environment.cpus} CPUs, ${report.environment.commit}).`,
+    `Measured ${report.startedAt} with \`${command}\` (node ${report.environment.node}, ${report.environment.cpus} CPUs, ${report.environment.commit}, ${load(report)}).`,
     "",
     "Profile (an assumption — AWS publishes no throttle numbers):",
     "",
