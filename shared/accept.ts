@@ -15,7 +15,7 @@ import { exhaustRetries } from "./stages/exhaust-retries.ts";
  * The accept function's pipeline: the member side of invitation mode, fanned out on its own queue. Each
  * batch's member accounts are entered at once (each has its own GuardDuty quotas and its own session);
  * failures retry on the same queue with backoff, or are dead-lettered with a reason and the request that
- * resumes here.
+ * resumes here. Accepted members go back to the onboard function's RetryQueue to have their plans verified.
  */
 
 /** Member accounts entered at once by one invocation: the whole batch (its event source's batch size). */
@@ -41,6 +41,7 @@ export function createAcceptance(
     retry: config.acceptQueueUrl,
     "dead-letter": config.deadLetterQueueUrl,
     accept: config.acceptQueueUrl,
+    verify: config.retryQueueUrl,
   };
   return {
     config,
@@ -72,6 +73,7 @@ export async function acceptBatch(
       routing: {
         retryBaseDelaySeconds: config.retryBaseDelaySeconds,
         handOffAcceptance: false,
+        handOffVerification: true,
         retryTo: "accept",
         random: deps.random,
       },

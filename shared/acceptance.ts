@@ -4,6 +4,7 @@ import {
   GetAdministratorAccountCommand,
   type GuardDutyClient,
   ListInvitationsCommand,
+  UpdateDetectorCommand,
 } from "@aws-sdk/client-guardduty";
 import { AssumeRoleCommand, type STSClient } from "@aws-sdk/client-sts";
 import { classifyError } from "./classify.ts";
@@ -12,6 +13,7 @@ import { findDetector } from "./guardduty.ts";
 import { memberSessionPolicy } from "./member-session.ts";
 import type { CellOutcome } from "./outcomes.ts";
 import { describeError } from "./privacy.ts";
+import { detectorFeatures, type Profile, plansFor } from "./protection.ts";
 
 /**
  * The member side of invitation mode. An invited account is protected only once it has a detector of
@@ -32,6 +34,8 @@ export interface AcceptanceOptions {
   /** `RoleSessionName`, and the SourceIdentity when `sourceIdentity` is on: the function's name. */
   readonly sessionName: string;
   readonly sourceIdentity: boolean;
+  /** The plans the member's detector gets (CreateDetector, or UpdateDetector of one that existed). */
+  readonly protection: Profile;
 }
 
 /** Builds a GuardDuty client in a region that acts as the member (its temporary credentials). */
@@ -82,7 +86,7 @@ export class MemberAcceptance {
     }
     await Promise.all(
       regions.map(async (region) => {
-        outcomes.set(region, await this.#acceptIn(this.#guardduty(region, credentials), signal));
+        outcomes.set(region, await this.#acceptIn(this.#guardduty(region, credentials), region, signal));
       }),
     );
     return outcomes;
@@ -119,7 +123,7 @@ export class MemberAcceptance {
    * or "invitationId is not valid" — both are checked against the member's actual state before they
    * count as failures.
    */
-  async #acceptIn(client: GuardDutyClient, signal?: AbortSignal): Promise<CellOutcome> {
+  async #acceptIn(client: GuardDutyClient, region: string, signal?: AbortSignal): Promise<CellOutcome> {
     const administrator = this.#options.administratorAccountId;
     const options = { abortSignal: signal };
     const detector = () => findDetector(client, signal);
@@ -131,21 +135,31 @@ export class MemberAcceptance {
       const administratorOf = answer?.Administrator;
       return administratorOf?.AccountId === administrator && administratorOf.RelationshipStatus === "Enabled";
     };
+    // Every plan of the profile named, unwanted ones DISABLED: without Features, CreateDetector turns
+    // on every optional plan but Runtime Monitoring (CreateDetector's documentation).
+    const Features = detectorFeatures(plansFor(this.#options.protection, region));
     try {
       let detectorId = await detector();
+      let created = false;
       if (!detectorId) {
         try {
-          detectorId = (await client.send(new CreateDetectorCommand({ Enable: true }), options)).DetectorId;
+          detectorId = (await client.send(new CreateDetectorCommand({ Enable: true, Features }), options))
+            .DetectorId;
+          created = detectorId !== undefined;
         } catch (error) {
           detectorId = await detector();
           if (!detectorId) throw error;
         }
       }
+      // A detector that was there before (or whose creation answer was lost) is brought to the profile.
+      if (!created && detectorId)
+        await client.send(new UpdateDetectorCommand({ DetectorId: detectorId, Features }), options);
       const { Invitations = [] } = await client.send(new ListInvitationsCommand({}), options);
       const invitation = Invitations.find((candidate) => candidate.AccountId === administrator);
       if (!invitation?.InvitationId) {
         // No pending invitation: either it was accepted already, or it has not propagated yet.
-        if (await accepted(detectorId)) return { outcome: "already", reason: "already-member" };
+        if (await accepted(detectorId))
+          return { outcome: "already", reason: "already-member", memberStatus: "Enabled" };
         return {
           outcome: "retry",
           reason: "invitation-not-found",
@@ -165,7 +179,7 @@ export class MemberAcceptance {
       } catch (error) {
         if (!(await accepted(detectorId))) throw error;
       }
-      return { outcome: "enabled" };
+      return { outcome: "enabled", memberStatus: "Enabled" };
     } catch (error) {
       const { verdict, reason } = classifyError(error);
       return { outcome: verdict, reason, detail: describeError(error), step: "accept" };

@@ -1,6 +1,7 @@
 import { ConfigError } from "./errors.ts";
 import { ACCOUNT_ID_PATTERN, REGION_PATTERN } from "./ids.ts";
 import { sessionName } from "./member-session.ts";
+import { DEFAULT_PROFILE, type Profile, parseProfile } from "./protection.ts";
 
 export type MembershipMode = "invitation" | "organization";
 type Env = Readonly<Record<string, string | undefined>>;
@@ -19,6 +20,8 @@ export interface StageConfig {
   readonly administratorAccountId?: string;
   /** Timeout of one AWS HTTP request; far below the function timeout, so retries still fit. */
   readonly sdkRequestTimeoutMs: number;
+  /** The protection plans every member must have (`protectionPlans`, shared/protection.ts). */
+  readonly protection: Profile;
 }
 
 /** What routing needs: attempts, backoff, the dead-letter queue. */
@@ -51,6 +54,8 @@ export interface AcceptConfig extends StageConfig, RetryConfig {
   readonly administratorAccountId: string;
   /** Its own queue: where its retries go, delayed. */
   readonly acceptQueueUrl: string;
+  /** The onboard function's RetryQueue: accepted members go back there to have their plans verified. */
+  readonly retryQueueUrl: string;
   /** The role every member account lets the function assume (member-role/template.yml). */
   readonly roleName: string;
   readonly externalId?: string;
@@ -74,10 +79,17 @@ export function loadStageConfig(env: Env = process.env): StageConfig {
   if (administratorAccountId && !ACCOUNT_ID_PATTERN.test(administratorAccountId)) {
     throw new ConfigError("ADMINISTRATOR_ACCOUNT_ID", "must be 12 digits");
   }
+  const plans = env.PROTECTION_PLANS?.trim();
+  const protection = plans ? parseProfile(plans) : DEFAULT_PROFILE;
+  for (const region of Object.keys(protection.regions)) {
+    if (!regions.includes(region))
+      throw new ConfigError("PROTECTION_PLANS", `"regions.${region}" is not one of GUARDDUTY_REGIONS`);
+  }
   return {
     regions: [...new Set(regions)],
     administratorAccountId,
     sdkRequestTimeoutMs: int(env, "SDK_REQUEST_TIMEOUT_MS", 10_000, 100, 60_000),
+    protection,
   };
 }
 
@@ -130,6 +142,7 @@ export function loadAcceptConfig(env: Env = process.env): AcceptConfig {
     ...loadRetryConfig(env),
     administratorAccountId: stage.administratorAccountId,
     acceptQueueUrl: url(env, "ACCEPT_QUEUE_URL"),
+    retryQueueUrl: url(env, "RETRY_QUEUE_URL"),
     roleName,
     externalId: env.MEMBER_ROLE_EXTERNAL_ID?.trim() || undefined,
     sourceIdentity: bool(env, "MEMBER_SOURCE_IDENTITY", true),

@@ -16,7 +16,7 @@ export async function dispatch(
   outbound: readonly Outbound[],
 ): Promise<Map<string, string>> {
   const failed = new Map<string, string>();
-  for (const destination of ["dead-letter", "retry", "accept"] as const) {
+  for (const destination of ["dead-letter", "retry", "accept", "verify"] as const) {
     // A source record may route several messages: keys are their positions, mapped back to the record.
     const messages = outbound
       .filter((message) => message.destination === destination)

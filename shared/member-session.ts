@@ -16,6 +16,13 @@ export const MEMBER_ACTIONS = [
   "guardduty:GetAdministratorAccount",
 ] as const;
 
+/**
+ * UpdateDetector brings a detector that already existed to the protection profile; it has a resource
+ * type (`detector`), so it is granted on detectors only.
+ */
+export const MEMBER_DETECTOR_ACTIONS = ["guardduty:UpdateDetector"] as const;
+const DETECTORS = "arn:*:guardduty:*:*:detector/*";
+
 /** CreateDetector creates GuardDuty's service-linked roles on first use. */
 export const SERVICE_LINKED_ROLE_SERVICES = [
   "guardduty.amazonaws.com",
@@ -46,6 +53,12 @@ export function memberSessionPolicy(regions: readonly string[]): string {
         Effect: "Allow",
         Action: MEMBER_ACTIONS,
         Resource: "*",
+        Condition: { StringEquals: { "aws:RequestedRegion": regions } },
+      },
+      {
+        Effect: "Allow",
+        Action: MEMBER_DETECTOR_ACTIONS,
+        Resource: DETECTORS,
         Condition: { StringEquals: { "aws:RequestedRegion": regions } },
       },
       {

@@ -2,6 +2,7 @@ import * as z from "zod/mini";
 import { asDeadLetter, type DeadLetterBody, replayOf } from "./dead-letter.ts";
 import { InvalidMessageError } from "./errors.ts";
 import { ACCOUNT_ID_PATTERN, REGION_PATTERN } from "./ids.ts";
+import { STEPS } from "./outcomes.ts";
 
 /**
  * The message contracts of OnboardingQueue, RetryQueue and AcceptQueue (README, "What it does, precisely"):
@@ -35,8 +36,11 @@ export const OnboardingRequestSchema = z.object({
   attempt: z._default(z.int().check(z.minimum(0)), 0),
   origin: z._default(z.enum(ORIGINS), "manual"),
   requestedAt: z.optional(z.iso.datetime()),
-  /** Where to resume: `accept` = the member-side step only (the invitation went out already). */
-  step: z.optional(z.enum(["accept"])),
+  /**
+   * Where to resume: `accept` = the member-side step only (the invitation went out already); `verify` =
+   * the member is associated, its protection plans are verified (and applied) only.
+   */
+  step: z.optional(z.enum(STEPS)),
   /** Carried from the EventBridge event id through retries and replays: one query finds the whole story. */
   correlationId: z.optional(z.string().check(z.maxLength(128))),
   lastError: z.optional(LastErrorSchema),

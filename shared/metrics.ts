@@ -3,7 +3,8 @@ import { type Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
 /**
  * The pipeline's CloudWatch metrics (EMF through Powertools Metrics). Every metric carries the
  * `service` dimension plus at most one of its own, so a dashboard or alarm names it exactly:
- * - `Outcome` by `outcome` (invited, enabled, already, retry, dead-letter, skipped)
+ * - `Outcome` by `outcome` (invited, enabled, protected, already, retry, dead-letter, skipped)
+ * - `OrganizationConfigurationFindings`: where the organization's auto-enable contradicts the profile
  * - `DeadLettered` by `reason`, `Retried` by `attempt` (the attempt the retry will be)
  * - `ApiLatency` (ms) and `ApiThrottled` by `api` (`GuardDuty.CreateMembers`, `Organizations.ListAccounts`…)
  * - `DriftFound` (reconciliation), no extra dimension.

@@ -4,6 +4,7 @@ import type { Config } from "./config.ts";
 import { AccountDirectory } from "./directory.ts";
 import { DirectoryStore } from "./directory-store.ts";
 import { dispatch } from "./dispatch.ts";
+import { type OrganizationFinding, RegionProtection } from "./member-protection.ts";
 import { RegionMembers } from "./members.ts";
 import type { PipelineMetrics } from "./metrics.ts";
 import { run, type SourceRecord } from "./plan.ts";
@@ -14,18 +15,22 @@ import { administratorSide } from "./stages/administrator-side.ts";
 import { admit } from "./stages/admit.ts";
 import { exhaustRetries } from "./stages/exhaust-retries.ts";
 import { resolveAccounts } from "./stages/resolve-accounts.ts";
+import { verifyProtection } from "./stages/verify-protection.ts";
 
 /**
  * The onboard function's pipeline, one SQS batch at a time, as stages over one plan of
  * (account × region) cells: admit the records, resolve the accounts in Organizations, the administrator
- * side (≤ 50 accounts a GuardDuty call, per region), then report, route and send. Invited members are
- * handed to the member side's queue (the accept function); nothing here enters a member account.
+ * side (≤ 50 accounts a GuardDuty call, per region), the protection plans of associated members
+ * verified (and applied), then report, route and send. Invited members are handed to the member side's
+ * queue (the accept function), which sends them back here once accepted; nothing here enters a member
+ * account.
  */
 
 export interface Onboarding {
   readonly config: Config;
   readonly accounts: AccountDirectory;
   readonly members: ReadonlyMap<string, RegionMembers>;
+  readonly protections: ReadonlyMap<string, RegionProtection>;
   /** Sends routed messages; answers the source ids whose sends were not confirmed, with why. */
   readonly send: (outbound: readonly Outbound[]) => Promise<Map<string, string>>;
   readonly logger: Log;
@@ -46,6 +51,7 @@ export function createOnboarding(
     retry: config.retryQueueUrl,
     "dead-letter": config.deadLetterQueueUrl,
     accept: config.acceptQueueUrl ?? "",
+    verify: config.retryQueueUrl,
   };
   return {
     config,
@@ -61,7 +67,25 @@ export function createOnboarding(
     members: new Map(
       config.regions.map((region) => [region, new RegionMembers(clients.guardduty(region), config)]),
     ),
+    protections: new Map(
+      config.regions.map((region) => [
+        region,
+        new RegionProtection(clients.guardduty(region), region, {
+          protection: config.protection,
+          mode: config.mode,
+        }),
+      ]),
+    ),
     send: (outbound) => dispatch(clients.sqs, urls, outbound),
+  };
+}
+
+/** Logs and counts where the organization's configuration contradicts the profile (organization mode). */
+function organizationFindings(deps: Onboarding) {
+  return (findings: readonly OrganizationFinding[]) => {
+    for (const { region, finding } of findings)
+      deps.logger.warn("organization configuration contradicts the protection profile", { region, finding });
+    deps.metrics?.count("OrganizationConfigurationFindings", undefined, findings.length);
   };
 }
 
@@ -78,7 +102,14 @@ export async function onboardBatch(
   const at = (deps.now?.() ?? new Date()).toISOString();
   const plan = await run(
     admit(records, config),
-    [resolveAccounts(deps.accounts), administratorSide(deps.members), exhaustRetries(config.maxAttempts)],
+    [
+      resolveAccounts(deps.accounts),
+      administratorSide(deps.members),
+      verifyProtection(deps.protections, organizationFindings(deps), (region, detail) =>
+        deps.logger.warn("organization configuration could not be read", { region, detail }),
+      ),
+      exhaustRetries(config.maxAttempts),
+    ],
     signal,
   );
   return complete(

@@ -5,18 +5,31 @@
 
 /**
  * - `invited`: the administrator's invitation went out (invitation mode); the member side follows.
- * - `enabled`: a member of this administrator, monitored (organization mode, or the member accepted).
+ * - `enabled`: a member of this administrator, monitored (the member accepted); its plans are verified next.
+ * - `protected`: Enabled under this administrator and its plans read back equal to the profile (the end).
  * - `already`: nothing to do, it was done before (duplicate delivery, replay).
  * - `retry`: transient; the request goes to a retry queue with backoff.
  * - `dead-letter`: permanent (or retries spent); one message per (account, region) on the DLQ.
  * - `skipped`: not to be onboarded (suspended or closed account, the administrator itself, a region the
  *   stage does not manage, an event about an account that was not created).
  */
-export const OUTCOMES = ["invited", "enabled", "already", "retry", "dead-letter", "skipped"] as const;
+export const OUTCOMES = [
+  "invited",
+  "enabled",
+  "protected",
+  "already",
+  "retry",
+  "dead-letter",
+  "skipped",
+] as const;
 export type Outcome = (typeof OUTCOMES)[number];
 
-/** The step a request resumes at: `accept` is the member side (the invitation went out already). */
-export type Step = "accept";
+/**
+ * The step a request resumes at: `accept` is the member side (the invitation went out already); `verify`
+ * is the administrator's check of an associated member's plans (shared/member-protection.ts).
+ */
+export const STEPS = ["accept", "verify"] as const;
+export type Step = (typeof STEPS)[number];
 
 export interface CellOutcome {
   readonly outcome: Outcome;
@@ -44,4 +57,12 @@ export function awaitsAcceptance({ outcome, memberStatus }: CellOutcome): boolea
   return (
     outcome === "already" && (memberStatus === "Invited" || memberStatus === "EmailVerificationInProgress")
   );
+}
+
+/**
+ * Whether an (account, region) is associated under this administrator, so that its plans are verified
+ * next: enabled now, or found Enabled by an earlier delivery.
+ */
+export function awaitsVerification({ outcome, memberStatus }: CellOutcome): boolean {
+  return outcome === "enabled" || (outcome === "already" && memberStatus === "Enabled");
 }

@@ -20,6 +20,8 @@ export interface Cell {
   readonly region: string;
   /** The account's e-mail, once the accounts are resolved (CreateMembers needs it; PII: never logged). */
   readonly email?: string;
+  /** Known associated (`Enabled`) under this administrator: its plans are verified next. */
+  readonly associated?: boolean;
   /** Set once, by the stage that decides the cell; never changed after. */
   readonly outcome?: CellOutcome;
 }
@@ -76,8 +78,11 @@ export function decide(plan: Plan, decision: (cell: Cell) => CellOutcome | undef
   };
 }
 
-/** Adds what a stage learnt to pending cells (e.g. the account's e-mail). */
-export function enrich(plan: Plan, update: (cell: Cell) => Partial<Pick<Cell, "email">>): Plan {
+/** Adds what a stage learnt to pending cells (the account's e-mail, that the member is associated). */
+export function enrich(
+  plan: Plan,
+  update: (cell: Cell) => Partial<Pick<Cell, "email" | "associated">>,
+): Plan {
   return {
     ...plan,
     cells: plan.cells.map((cell) => (cell.outcome === undefined ? { ...cell, ...update(cell) } : cell)),

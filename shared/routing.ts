@@ -1,16 +1,18 @@
 import { retryDelaySeconds } from "./backoff.ts";
 import { deadLetterOf, invalidDeadLetter } from "./dead-letter.ts";
 import type { OnboardingRequest } from "./message.ts";
-import { awaitsAcceptance } from "./outcomes.ts";
+import { awaitsAcceptance, awaitsVerification } from "./outcomes.ts";
 import { byMessage, type Cell, type Plan } from "./plan.ts";
 
 /**
  * Where each (account, region) of a final plan goes next, as plain data: a retry (with backoff), the
- * dead-letter queue (with a reason), or the member side's queue (invited, to be accepted). Sending is
+ * dead-letter queue (with a reason), the member side's queue (invited, to be accepted), or back to the
+ * administrator side (accepted, to have its plans verified). Sending is
  * `dispatch.ts`'s job; a message is deleted only once all its sends are confirmed.
  */
 
-export type Destination = "retry" | "dead-letter" | "accept";
+/** `verify`: the onboard function's RetryQueue, where accepted members have their plans verified. */
+export type Destination = "retry" | "dead-letter" | "accept" | "verify";
 
 /** A message to send on behalf of one source record. */
 export interface Outbound {
@@ -24,6 +26,8 @@ export interface RoutingPolicy {
   readonly retryBaseDelaySeconds: number;
   /** Invited members go to the member side's queue (invitation mode with acceptance on). */
   readonly handOffAcceptance: boolean;
+  /** Accepted members go back to the administrator side to have their plans verified (the accept function). */
+  readonly handOffVerification?: boolean;
   /**
    * Where retries go: the onboard function's RetryQueue; the member side retries on its own queue
    * (`accept`), so that its retries never pass through the administrator side again.
@@ -72,7 +76,7 @@ function routeMessage(
     );
   }
   // One retry per step: regions failing at the member side resume there, the others from the start.
-  for (const step of [undefined, "accept"] as const) {
+  for (const step of [undefined, "accept", "verify"] as const) {
     const retrying = cells.filter(({ outcome }) => outcome?.outcome === "retry" && outcome.step === step);
     const [failing] = retrying;
     if (!failing?.outcome) continue;
@@ -96,15 +100,19 @@ function routeMessage(
   const invited = policy.handOffAcceptance
     ? cells.filter(({ outcome }) => outcome && awaitsAcceptance(outcome))
     : [];
-  if (invited.length > 0) {
-    const accept: OnboardingRequest = {
-      ...request,
-      attempt: 0,
-      regions: invited.map((cell) => cell.region),
-      step: "accept",
-      lastError: undefined,
-    };
-    send("accept", accept);
-  }
+  if (invited.length > 0) send("accept", handOff(request, invited, "accept"));
+  const accepted = policy.handOffVerification
+    ? cells.filter(({ outcome }) => outcome && awaitsVerification(outcome))
+    : [];
+  if (accepted.length > 0) send("verify", handOff(request, accepted, "verify"));
   return outbound;
+}
+
+/** The request that starts a new step for some of a message's regions, with attempts of its own. */
+function handOff(
+  request: OnboardingRequest,
+  cells: readonly Cell[],
+  step: "accept" | "verify",
+): OnboardingRequest {
+  return { ...request, attempt: 0, regions: cells.map((cell) => cell.region), step, lastError: undefined };
 }

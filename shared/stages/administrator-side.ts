@@ -1,6 +1,6 @@
 import type { RegionMembers } from "../members.ts";
-import type { CellOutcome } from "../outcomes.ts";
-import { decide, type Plan, pairOf, pending, type Stage } from "../plan.ts";
+import { awaitsVerification, type CellOutcome } from "../outcomes.ts";
+import { type Cell, decide, enrich, type Plan, pairOf, pending, type Stage } from "../plan.ts";
 
 /**
  * The administrator side: per region, in parallel, every pending account of the batch at once —
@@ -15,7 +15,7 @@ export function administratorSide(members: ReadonlyMap<string, RegionMembers>): 
         const accounts = new Map<string, string>();
         for (const cell of pending(
           plan,
-          (candidate) => candidate.region === region && candidate.request.step !== "accept",
+          (candidate) => candidate.region === region && candidate.request.step === undefined,
         )) {
           if (cell.email) accounts.set(cell.request.accountId, cell.email);
         }
@@ -27,16 +27,24 @@ export function administratorSide(members: ReadonlyMap<string, RegionMembers>): 
         for (const [accountId, outcome] of outcomes) answers.set(`${accountId}/${region}`, outcome);
       }),
     );
-    return decide(plan, (cell) => {
-      // Resuming at the member side: the administrator's invitation went out on an earlier attempt.
-      if (cell.request.step === "accept") return { outcome: "invited", memberStatus: "Invited" };
-      return (
-        answers.get(pairOf(cell)) ?? {
-          outcome: "retry",
-          reason: "service-unavailable",
-          detail: "no GuardDuty answer for this account",
-        }
-      );
-    });
+    const associated = (cell: Cell) => {
+      const answer = answers.get(pairOf(cell));
+      return cell.request.step === "verify" || (answer !== undefined && awaitsVerification(answer));
+    };
+    return decide(
+      enrich(plan, (cell) => (associated(cell) ? { associated: true } : {})),
+      (cell) => {
+        // Resuming at the member side: the administrator's invitation went out on an earlier attempt.
+        if (cell.request.step === "accept") return { outcome: "invited", memberStatus: "Invited" };
+        if (cell.associated) return undefined;
+        return (
+          answers.get(pairOf(cell)) ?? {
+            outcome: "retry",
+            reason: "service-unavailable",
+            detail: "no GuardDuty answer for this account",
+          }
+        );
+      },
+    );
   };
 }

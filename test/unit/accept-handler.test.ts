@@ -16,6 +16,7 @@ import { lambdaContext } from "../support/lambda.ts";
 
 const ACCEPT = "https://sqs.us-east-1.amazonaws.com/111111111111/accept";
 const DLQ = "https://sqs.us-east-1.amazonaws.com/111111111111/dlq";
+const RETRY = "https://sqs.us-east-1.amazonaws.com/111111111111/retry";
 const ADMIN = "111111111111";
 const MEMBER = "222222222222";
 const REGIONS = ["us-east-1", "eu-west-1"];
@@ -31,6 +32,7 @@ async function handler(env: Record<string, string> = {}) {
   vi.resetModules();
   vi.stubEnv("GUARDDUTY_REGIONS", REGIONS.join(","));
   vi.stubEnv("ACCEPT_QUEUE_URL", ACCEPT);
+  vi.stubEnv("RETRY_QUEUE_URL", RETRY);
   vi.stubEnv("DEAD_LETTER_QUEUE_URL", DLQ);
   vi.stubEnv("ADMINISTRATOR_ACCOUNT_ID", ADMIN);
   vi.stubEnv("MAX_ATTEMPTS", "4");
@@ -95,7 +97,7 @@ afterEach(() => {
 });
 
 describe("accept handler", () => {
-  it("enables a member in every region of its request: one session, each invitation accepted, nothing routed", async () => {
+  it("enables a member in every region of its request: one session, each invitation accepted, then one request back to the administrator side to verify its plans", async () => {
     const invoke = await handler();
 
     const result = await invoke([sqsRecord(acceptRequest(MEMBER))]);
@@ -105,7 +107,10 @@ describe("accept handler", () => {
       `arn:aws:iam::${MEMBER}:role/GuardDutyOnboardingMember`,
     ]);
     expect(guardduty.commandCalls(AcceptAdministratorInvitationCommand)).toHaveLength(2);
-    expect(sqs.commandCalls(SendMessageBatchCommand)).toHaveLength(0);
+    expect(sent(ACCEPT)).toEqual([]);
+    expect(sent(RETRY).map((entry) => JSON.parse(entry.MessageBody ?? ""))).toEqual([
+      expect.objectContaining({ accountId: MEMBER, step: "verify", attempt: 0, regions: REGIONS }),
+    ]);
     const outcomes = logLines().filter((line) => line.message === "account outcome");
     expect(outcomes.map((line) => [line.region, line.outcome])).toEqual([
       ["us-east-1", "enabled"],

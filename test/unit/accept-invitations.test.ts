@@ -5,6 +5,7 @@ import { MemberAcceptance } from "#shared/acceptance";
 import type { OnboardingRequest } from "#shared/message";
 import type { CellOutcome } from "#shared/outcomes";
 import { type Cell, type Plan, pairOf } from "#shared/plan";
+import { DEFAULT_PROFILE } from "#shared/protection";
 import { acceptInvitations } from "#shared/stages/accept-invitations";
 import { accountIds } from "../support/events.ts";
 
@@ -25,6 +26,7 @@ function memberAcceptance(
       regions: ["us-east-1", "eu-west-1"],
       sessionName: "test",
       sourceIdentity: false,
+      protection: DEFAULT_PROFILE,
     },
   );
   const accept = vi

@@ -6,12 +6,14 @@ import {
   GuardDutyClient,
   ListDetectorsCommand,
   ListInvitationsCommand,
+  UpdateDetectorCommand,
 } from "@aws-sdk/client-guardduty";
 import { AssumeRoleCommand, STSClient, STSServiceException } from "@aws-sdk/client-sts";
 import { mockClient } from "aws-sdk-client-mock";
 import { beforeEach, describe, expect, it } from "vitest";
 import { MemberAcceptance } from "#shared/acceptance";
 import { MEMBER_ACTIONS, memberSessionPolicy } from "#shared/member-session";
+import { DEFAULT_PROFILE, detectorFeatures, plansFor } from "#shared/protection";
 
 const ADMIN = "111111111111";
 const MEMBER = "222222222222";
@@ -31,6 +33,7 @@ const acceptance = new MemberAcceptance(
     regions: ["us-east-1", "eu-west-1"],
     sessionName: "guardduty-onboarding-prod-onboard",
     sourceIdentity: true,
+    protection: DEFAULT_PROFILE,
   },
 );
 
@@ -62,9 +65,26 @@ describe("MemberAcceptance.accept", () => {
     const outcomes = await acceptance.accept(MEMBER, ["us-east-1", "eu-west-1"]);
 
     expect(Object.fromEntries(outcomes)).toEqual({
-      "us-east-1": { outcome: "enabled" },
-      "eu-west-1": { outcome: "enabled" },
+      "us-east-1": { outcome: "enabled", memberStatus: "Enabled" },
+      "eu-west-1": { outcome: "enabled", memberStatus: "Enabled" },
     });
+    // The default-on rule: CreateDetector without Features turns on every optional plan but Runtime
+    // Monitoring, so every plan of the profile is named, unwanted ones DISABLED.
+    const created = guardduty.commandCalls(CreateDetectorCommand)[0]?.args[0].input;
+    expect(created?.Enable).toBe(true);
+    expect(created?.Features).toContainEqual({
+      Name: "RUNTIME_MONITORING",
+      Status: "DISABLED",
+      AdditionalConfiguration: [
+        { Name: "EKS_ADDON_MANAGEMENT", Status: "DISABLED" },
+        { Name: "ECS_FARGATE_AGENT_MANAGEMENT", Status: "DISABLED" },
+        { Name: "EC2_AGENT_MANAGEMENT", Status: "DISABLED" },
+      ],
+    });
+    expect(created?.Features?.map((feature) => feature.Name).sort()).toEqual(
+      Object.keys(DEFAULT_PROFILE.default).sort(),
+    );
+    expect(guardduty.commandCalls(UpdateDetectorCommand)).toHaveLength(0);
     expect(sts.commandCalls(AssumeRoleCommand).map((call) => call.args[0].input)).toEqual([
       {
         RoleArn: `arn:aws:iam::${MEMBER}:role/GuardDutyOnboardingMember`,
@@ -97,8 +117,13 @@ describe("MemberAcceptance.accept", () => {
 
     const outcomes = await acceptance.accept(MEMBER, ["us-east-1"]);
 
-    expect(outcomes.get("us-east-1")).toEqual({ outcome: "enabled" });
+    expect(outcomes.get("us-east-1")).toEqual({ outcome: "enabled", memberStatus: "Enabled" });
     expect(guardduty.commandCalls(CreateDetectorCommand)).toHaveLength(0);
+    // Brought to the profile: every plan named, Runtime Monitoring explicitly off.
+    expect(guardduty.commandCalls(UpdateDetectorCommand)[0]?.args[0].input).toEqual({
+      DetectorId: "existing",
+      Features: detectorFeatures(plansFor(DEFAULT_PROFILE, "us-east-1")),
+    });
     expect(guardduty.commandCalls(AcceptAdministratorInvitationCommand)[0]?.args[0].input.DetectorId).toBe(
       "existing",
     );
@@ -149,7 +174,11 @@ describe("MemberAcceptance.accept", () => {
 
     const outcomes = await acceptance.accept(MEMBER, ["us-east-1"]);
 
-    expect(outcomes.get("us-east-1")).toEqual({ outcome: "already", reason: "already-member" });
+    expect(outcomes.get("us-east-1")).toEqual({
+      outcome: "already",
+      reason: "already-member",
+      memberStatus: "Enabled",
+    });
   });
 
   it("retries a throttled STS call instead of dead-lettering it", async () => {
@@ -187,7 +216,7 @@ describe("MemberAcceptance after a lost answer (the SDK retried a call that had 
 
     const outcomes = await acceptance.accept(MEMBER, ["us-east-1"]);
 
-    expect(outcomes.get("us-east-1")).toEqual({ outcome: "enabled" });
+    expect(outcomes.get("us-east-1")).toEqual({ outcome: "enabled", memberStatus: "Enabled" });
     expect(guardduty.commandCalls(AcceptAdministratorInvitationCommand)[0]?.args[0].input.DetectorId).toBe(
       "created-before",
     );
@@ -206,7 +235,7 @@ describe("MemberAcceptance after a lost answer (the SDK retried a call that had 
 
     const outcomes = await acceptance.accept(MEMBER, ["us-east-1"]);
 
-    expect(outcomes.get("us-east-1")).toEqual({ outcome: "enabled" });
+    expect(outcomes.get("us-east-1")).toEqual({ outcome: "enabled", memberStatus: "Enabled" });
   });
 
   it("still dead-letters a rejected acceptance the member's state does not explain", async () => {

@@ -1,9 +1,13 @@
 import {
   CreateMembersCommand,
+  DescribeOrganizationConfigurationCommand,
+  GetMemberDetectorsCommand,
+  GetMembersCommand,
   GuardDutyClient,
   InternalServerErrorException,
   InviteMembersCommand,
   ListDetectorsCommand,
+  UpdateMemberDetectorsCommand,
 } from "@aws-sdk/client-guardduty";
 import {
   type Account,
@@ -16,6 +20,7 @@ import { SendMessageBatchCommand, type SendMessageBatchRequestEntry, SQSClient }
 import type { SQSEvent, SQSRecord } from "aws-lambda";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterEach, beforeEach, describe, expect, it, type MockInstance, vi } from "vitest";
+import { DEFAULT_PROFILE, detectorFeatures, plansFor } from "#shared/protection";
 import { accountIds, onboardingRequest, organizationsEvent, sqsRecord } from "../support/events.ts";
 import { lambdaContext } from "../support/lambda.ts";
 
@@ -298,20 +303,52 @@ describe("onboard handler", () => {
     ]);
   });
 
-  it("enables members with CreateMembers alone in organization mode", async () => {
+  it("enables members with CreateMembers alone in organization mode, then brings their plans to the profile and reads them back", async () => {
     const [a] = accountIds(1) as [string];
     member(a);
+    const profile = detectorFeatures(plansFor(DEFAULT_PROFILE, "us-east-1"));
+    const features = (s3: "ENABLED" | "DISABLED") =>
+      profile.map((feature) => ({
+        ...feature,
+        Status: feature.Name === "S3_DATA_EVENTS" ? s3 : feature.Status,
+      }));
+    guardduty
+      .on(GetMembersCommand)
+      .resolves({ Members: [{ AccountId: a, RelationshipStatus: "Enabled" } as never] });
+    guardduty
+      .on(GetMemberDetectorsCommand)
+      .resolvesOnce({
+        MemberDataSourceConfigurations: [{ AccountId: a, Features: features("DISABLED") } as never],
+      })
+      .resolvesOnce({
+        MemberDataSourceConfigurations: [{ AccountId: a, Features: features("DISABLED") } as never],
+      })
+      .resolves({
+        MemberDataSourceConfigurations: [{ AccountId: a, Features: features("ENABLED") } as never],
+      });
+    guardduty.on(UpdateMemberDetectorsCommand).resolves({ UnprocessedAccounts: [] });
+    guardduty
+      .on(DescribeOrganizationConfigurationCommand)
+      .resolves({ MemberAccountLimitReached: false, AutoEnableOrganizationMembers: "NEW" });
     const invoke = await handler({ MEMBERSHIP_MODE: "organization" });
 
     const result = await invoke([sqsRecord(onboardingRequest(a))]);
 
     expect(result).toEqual({ batchItemFailures: [] });
     expect(guardduty.commandCalls(InviteMembersCommand)).toHaveLength(0);
-    const outcomes = logLines()
-      .map((line) => JSON.parse(line))
+    expect(guardduty.commandCalls(UpdateMemberDetectorsCommand)[0]?.args[0].input).toMatchObject({
+      AccountIds: [a],
+      Features: expect.arrayContaining([
+        expect.objectContaining({ Name: "S3_DATA_EVENTS", Status: "ENABLED" }),
+      ]),
+    });
+    const lines = logLines().map((line) => JSON.parse(line));
+    const outcomes = lines
       .filter((line) => line.accountId === a)
-      .map((line) => line.outcome);
-    expect(outcomes).toEqual(["enabled", "enabled"]);
+      .map((line) => `${line.outcome}/${line.reason}`);
+    // Both regions read S3 data events off, were updated, and read back the profile.
+    expect(outcomes).toEqual(["protected/plans-applied", "protected/plans-applied"]);
+    expect(lines.filter((line) => line.finding).length).toBeGreaterThan(0);
   });
 
   it("learns e-mails from the paged listing when that costs fewer calls than describing each account", async () => {
