@@ -39,10 +39,10 @@ export type FeatureStatus = (typeof FEATURE_STATUSES)[number];
 
 /**
  * Which feature carries which additional configuration. The model's enum does not say; the GuardDuty User
- * Guide does: EKS Runtime Monitoring manages the EKS add-on only ("Configuring EKS Runtime Monitoring…
- * (API)": `EKS_ADDON_MANAGEMENT`), Runtime Monitoring manages the agent for EKS, ECS on Fargate and EC2
- * ("Enabling GuardDuty Runtime Monitoring"). A live GetDetector shows the same (prowler-cloud/prowler#12564:
- * `EKS_RUNTIME_MONITORING.AdditionalConfiguration = [EKS_ADDON_MANAGEMENT]`). The other features have none.
+ * Guide's API configuration pages do: EKS Runtime Monitoring manages the EKS add-on only
+ * (`EKS_ADDON_MANAGEMENT`), Runtime Monitoring the agent for EKS, ECS on Fargate and EC2. A live GetDetector
+ * shows the same (prowler-cloud/prowler#12564: `EKS_RUNTIME_MONITORING.AdditionalConfiguration =
+ * [EKS_ADDON_MANAGEMENT]`). The other features have none.
  */
 export const ADDITIONAL_CONFIGURATION: Readonly<Partial<Record<FeatureName, readonly AdditionalName[]>>> = {
   EKS_RUNTIME_MONITORING: ["EKS_ADDON_MANAGEMENT"],
