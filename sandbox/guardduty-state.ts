@@ -9,6 +9,14 @@
 import { createHash } from "node:crypto";
 import type { Counters } from "./counters.ts";
 import type { FaultInjector } from "./faults.ts";
+import {
+  applyFeatures,
+  type DetectorFeatures,
+  type FeatureRequest,
+  type FeatureSummary,
+  initialFeatures,
+  summarize,
+} from "./guardduty-features.ts";
 import { SandboxError } from "./http.ts";
 import { deriveRandom, type Random, randomString } from "./random.ts";
 import {
@@ -68,6 +76,12 @@ export const GuardDutyText = {
     "The request is rejected because the current account cannot delete the given member account ID since it is still associated to it.",
   emailVerificationFailed:
     "The request is rejected because the email verification of the given member account ID failed.",
+  /** UpdateMemberDetectors for an account that is not associated, verbatim (aws-samples/aws-security-reference-architecture-examples#151). */
+  notAssociatedMember:
+    "The request is rejected because the given account ID is not an associated member of account the current account.",
+  /** GetMemberDetectors / UpdateMemberDetectors for a member without a detector in the region (unsourced). */
+  memberHasNoDetector:
+    "The request is rejected because the given member account ID does not have a detector in the current Region.",
 } as const;
 
 /** Statuses in which a member needs no invitation: it is associated, invited, or its e-mail is being verified. */
@@ -140,6 +154,8 @@ export class GuardDutyState {
   /** `${administratorId}/${region}` → member account id → record. */
   private readonly members = new Map<string, Map<string, MemberRecord>>();
   private readonly invitationIds: Random;
+  /** Detector id → its protection plans; a detector without an entry has the defaults of a CreateDetector without `features`. */
+  private readonly featuresByDetector = new Map<string, DetectorFeatures>();
 
   constructor(
     private readonly organization: Organization,
@@ -441,6 +457,80 @@ export class GuardDutyState {
     return this.recordsOfAccount(accountId, region).find(
       (record) => record.administratorId !== administratorId && record.status === "Enabled",
     )?.administratorId;
+  }
+
+  /**
+   * CreateDetector with protection plans (guardduty-features.ts: the named ones as given, the others by the
+   * default-on rule). For another module too, e.g. organization mode applying its auto-enable settings.
+   */
+  createDetectorWithFeatures(
+    accountId: string,
+    region: string,
+    features: readonly FeatureRequest[],
+  ): Detector {
+    const at = this.now();
+    const initial = initialFeatures(features, at);
+    const detector = this.createDetector(accountId, region);
+    this.featuresByDetector.set(detector.id, initial);
+    return detector;
+  }
+
+  /** The protection plans of the account's detector in a region, or undefined without a detector. */
+  featuresOf(accountId: string, region: string): FeatureSummary | undefined {
+    const detector = this.detector(accountId, region);
+    return detector && summarize(this.detectorFeatures(detector));
+  }
+
+  /** The full feature state of a detector (timestamps included), for the wire layer's answers. */
+  detectorFeatures(detector: Detector): DetectorFeatures {
+    let features = this.featuresByDetector.get(detector.id);
+    if (features === undefined) {
+      features = initialFeatures([], Date.parse(detector.createdAt));
+      this.featuresByDetector.set(detector.id, features);
+    }
+    return features;
+  }
+
+  /** UpdateDetector `features` on the caller's own detector: the named features only. */
+  updateFeatures(
+    accountId: string,
+    region: string,
+    detectorId: string,
+    features: readonly FeatureRequest[],
+  ): void {
+    const detector = this.requireDetector(accountId, region, detectorId);
+    this.setFeatures(detector, features);
+  }
+
+  /** GetMemberDetectors for one account: the member's detector, or why there is none to show. */
+  memberDetector(administratorId: string, region: string, accountId: string): Detector | Unprocessed {
+    if (this.member(administratorId, region, accountId) === undefined) {
+      return { accountId, result: GuardDutyText.notAssociated };
+    }
+    return this.detector(accountId, region) ?? { accountId, result: GuardDutyText.memberHasNoDetector };
+  }
+
+  /** UpdateMemberDetectors for one account: only an associated member's own detector changes. */
+  updateMemberFeatures(
+    administratorId: string,
+    region: string,
+    accountId: string,
+    features: readonly FeatureRequest[],
+  ): Unprocessed[] {
+    const record = this.member(administratorId, region, accountId);
+    if (record === undefined || (record.status !== "Enabled" && record.status !== "Disabled")) {
+      return [{ accountId, result: GuardDutyText.notAssociatedMember }];
+    }
+    const detector = this.detector(accountId, region);
+    if (detector === undefined) return [{ accountId, result: GuardDutyText.memberHasNoDetector }];
+    this.setFeatures(detector, features);
+    return [];
+  }
+
+  private setFeatures(detector: Detector, features: readonly FeatureRequest[]): void {
+    const at = this.now();
+    applyFeatures(this.detectorFeatures(detector), features, at);
+    if (features.length > 0) detector.updatedAt = this.timestamp();
   }
 
   /** The account's member records under every administrator in a region. */

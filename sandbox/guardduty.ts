@@ -8,6 +8,21 @@
  */
 import type { ServerResponse } from "node:http";
 import {
+  ADDITIONAL_NAMES,
+  type AdditionalName,
+  type DetectorFeatures,
+  dataSourceFeatures,
+  FEATURE_NAMES,
+  FEATURE_STATUSES,
+  type FeatureName,
+  type FeatureRequest,
+  type FeatureStatus,
+  FOUNDATIONAL_FEATURES,
+  mergeRequests,
+  validateFeatures,
+} from "./guardduty-features.ts";
+import {
+  type Detector,
   type GuardDutyState,
   GuardDutyText,
   type MemberRecord,
@@ -96,6 +111,12 @@ export class GuardDutyService implements WireService {
       route("GET", `${detector}/member`, "ListMembers", (c) => this.listMembers(c)),
       route("POST", `${detector}/member/invite`, "InviteMembers", (c) => this.inviteMembers(c)),
       route("POST", `${detector}/member/get`, "GetMembers", (c) => this.getMembers(c)),
+      route("POST", `${detector}/member/detector/get`, "GetMemberDetectors", (c) =>
+        this.getMemberDetectors(c),
+      ),
+      route("POST", `${detector}/member/detector/update`, "UpdateMemberDetectors", (c) =>
+        this.updateMemberDetectors(c),
+      ),
       route("POST", `${detector}/member/delete`, "DeleteMembers", (c) => this.forEachMember(c, "delete")),
       route("POST", `${detector}/member/disassociate`, "DisassociateMembers", (c) =>
         this.forEachMember(c, "disassociate"),
@@ -228,33 +249,89 @@ export class GuardDutyService implements WireService {
     if (typeof enable !== "boolean") {
       throw badRequest("enable must be a boolean.");
     }
-    const detector = this.state.createDetector(call.caller, call.region);
+    const frequencyValue = frequency(findingPublishingFrequency);
+    const detector = this.state.createDetectorWithFeatures(
+      call.caller,
+      call.region,
+      requestedFeatures(call.body()),
+    );
     this.state.updateDetector(call.caller, call.region, detector.id, {
       enable,
-      findingPublishingFrequency: frequency(findingPublishingFrequency),
+      findingPublishingFrequency: frequencyValue,
     });
     return { detectorId: detector.id };
   }
 
   private getDetector(call: Call): unknown {
     const detector = this.state.requireDetector(call.caller, call.region, call.detectorId);
+    const features = this.state.detectorFeatures(detector);
     return {
       createdAt: detector.createdAt,
       findingPublishingFrequency: detector.findingPublishingFrequency,
       serviceRole: `arn:aws:iam::${call.caller}:${SERVICE_LINKED_ROLE}`,
       status: detector.enabled ? "ENABLED" : "DISABLED",
       updatedAt: detector.updatedAt,
+      dataSources: dataSourcesResult(detector, features),
+      features: [
+        // `DetectorFeatureResult`: the foundational sources first, always on, as old as the detector.
+        ...FOUNDATIONAL_FEATURES.map((name) => ({
+          name,
+          status: "ENABLED",
+          updatedAt: epochSeconds(Date.parse(detector.createdAt)),
+        })),
+        ...featureResults(features),
+      ],
     };
   }
 
   private updateDetector(call: Call): unknown {
     const { enable, findingPublishingFrequency } = call.body();
     if (enable !== undefined && typeof enable !== "boolean") throw badRequest("enable must be a boolean.");
+    const frequencyValue = frequency(findingPublishingFrequency);
+    const features = requestedFeatures(call.body());
     this.state.updateDetector(call.caller, call.region, call.detectorId, {
       enable,
-      findingPublishingFrequency: frequency(findingPublishingFrequency),
+      findingPublishingFrequency: frequencyValue,
     });
+    this.state.updateFeatures(call.caller, call.region, call.detectorId, features);
     return {};
+  }
+
+  /**
+   * GetMemberDetectors (model: 1–50 `accountIds`): each member's detector's features; an account that is not
+   * a member, or has no detector, is unprocessed. The model makes `members` required with at least one item,
+   * which an answer where every account is unprocessed cannot keep: it is then empty (unsourced).
+   */
+  private getMemberDetectors(call: Call): unknown {
+    this.state.requireDetector(call.caller, call.region, call.detectorId);
+    const members: unknown[] = [];
+    const unprocessedAccounts: unknown[] = [];
+    for (const accountId of accountIds(call.body().accountIds)) {
+      const found = this.state.memberDetector(call.caller, call.region, accountId);
+      if ("result" in found) {
+        unprocessedAccounts.push(toUnprocessed(found));
+        continue;
+      }
+      const features = this.state.detectorFeatures(found);
+      members.push({
+        accountId,
+        dataSources: dataSourcesResult(found, features),
+        features: featureResults(features),
+      });
+    }
+    return { members, unprocessedAccounts };
+  }
+
+  /** UpdateMemberDetectors (model: 1–50 `accountIds`, `features` as `MemberFeaturesConfiguration`). */
+  private updateMemberDetectors(call: Call): unknown {
+    this.state.requireDetector(call.caller, call.region, call.detectorId);
+    const body = call.body();
+    const ids = accountIds(body.accountIds);
+    const features = requestedFeatures(body);
+    const unprocessed = ids.flatMap((id) =>
+      this.state.updateMemberFeatures(call.caller, call.region, id, features),
+    );
+    return { unprocessedAccounts: unprocessed.map(toUnprocessed) };
   }
 
   private deleteDetector(call: Call): unknown {
@@ -418,6 +495,112 @@ function frequency(value: unknown): Frequency | undefined {
     throw badRequest(`findingPublishingFrequency must be one of ${FREQUENCIES.join(", ")}.`);
   }
   return value as Frequency;
+}
+
+/** A request's `features` (and deprecated `dataSources`), typed per the model and checked by validateFeatures. */
+function requestedFeatures(body: Record<string, unknown>): FeatureRequest[] {
+  const features = body.features === undefined ? [] : featureList(body.features);
+  const requests = mergeRequests(dataSources(body.dataSources), features);
+  validateFeatures(requests);
+  return requests;
+}
+
+function featureList(value: unknown): FeatureRequest[] {
+  if (!Array.isArray(value)) throw badRequest("features must be a list.");
+  return value.map((item) => {
+    if (!isRecord(item)) throw badRequest("features items must be objects.");
+    const additional = item.additionalConfiguration;
+    if (additional !== undefined && !Array.isArray(additional)) {
+      throw badRequest("additionalConfiguration must be a list.");
+    }
+    return {
+      name: oneOf(item.name, FEATURE_NAMES, "features.name") as FeatureName,
+      status: optionalStatus(item.status),
+      additional: (additional ?? []).map((entry: unknown) => {
+        if (!isRecord(entry)) throw badRequest("additionalConfiguration items must be objects.");
+        return {
+          name: oneOf(entry.name, ADDITIONAL_NAMES, "additionalConfiguration.name") as AdditionalName,
+          status: optionalStatus(entry.status),
+        };
+      }),
+    };
+  });
+}
+
+function optionalStatus(value: unknown): FeatureStatus | undefined {
+  return value === undefined ? undefined : (oneOf(value, FEATURE_STATUSES, "status") as FeatureStatus);
+}
+
+function oneOf(value: unknown, allowed: readonly string[], name: string): string {
+  if (typeof value !== "string" || !allowed.includes(value)) {
+    throw badRequest(`${name} must be one of ${allowed.join(", ")}.`);
+  }
+  return value;
+}
+
+/** Model `DataSourceConfigurations`: `s3Logs.enable`, `kubernetes.auditLogs.enable`, `malwareProtection…ebsVolumes`. */
+function dataSources(value: unknown): FeatureRequest[] {
+  if (value === undefined) return [];
+  if (!isRecord(value)) throw badRequest("dataSources must be an object.");
+  const flag = (v: unknown, name: string): boolean | undefined => {
+    if (v !== undefined && typeof v !== "boolean") throw badRequest(`${name} must be a boolean.`);
+    return v;
+  };
+  const field = (v: unknown, key: string): unknown => (isRecord(v) ? v[key] : undefined);
+  return dataSourceFeatures({
+    s3Logs: flag(field(value.s3Logs, "enable"), "dataSources.s3Logs.enable"),
+    kubernetesAuditLogs: flag(
+      field(field(value.kubernetes, "auditLogs"), "enable"),
+      "dataSources.kubernetes.auditLogs.enable",
+    ),
+    ebsVolumes: flag(
+      field(field(value.malwareProtection, "scanEc2InstanceWithFindings"), "ebsVolumes"),
+      "dataSources.malwareProtection.scanEc2InstanceWithFindings.ebsVolumes",
+    ),
+  });
+}
+
+/** JSON timestamps are epoch seconds (rest-json's default `unixTimestamp`). */
+function epochSeconds(ms: number): number {
+  return Math.floor(ms / 1000);
+}
+
+/** `DetectorFeatureConfigurationResult` / `MemberFeaturesConfigurationResult` items, in the model's enum order. */
+function featureResults(features: DetectorFeatures): unknown[] {
+  return FEATURE_NAMES.map((name) => {
+    const feature = features[name];
+    const additional = Object.entries(feature.additional).map(([item, state]) => ({
+      name: item,
+      status: state.status,
+      updatedAt: epochSeconds(state.updatedAt),
+    }));
+    return {
+      name,
+      status: feature.status,
+      updatedAt: epochSeconds(feature.updatedAt),
+      ...(additional.length > 0 && { additionalConfiguration: additional }),
+    };
+  });
+}
+
+/** GuardDuty's malware protection service-linked role (GuardDuty User Guide, "Service-linked role permissions for Malware Protection"). */
+const MALWARE_PROTECTION_ROLE =
+  "role/aws-service-role/malware-protection.guardduty.amazonaws.com/AWSServiceRoleForAmazonGuardDutyMalwareProtection";
+
+/** The deprecated `DataSourceConfigurationsResult`, derived from the features (it is required in GetMemberDetectors). */
+function dataSourcesResult(detector: Detector, features: DetectorFeatures): unknown {
+  const status = (name: FeatureName) => ({ status: features[name].status });
+  return {
+    cloudTrail: { status: "ENABLED" },
+    dnsLogs: { status: "ENABLED" },
+    flowLogs: { status: "ENABLED" },
+    s3Logs: status("S3_DATA_EVENTS"),
+    kubernetes: { auditLogs: status("EKS_AUDIT_LOGS") },
+    malwareProtection: {
+      scanEc2InstanceWithFindings: { ebsVolumes: status("EBS_MALWARE_PROTECTION") },
+      serviceRole: `arn:aws:iam::${detector.accountId}:${MALWARE_PROTECTION_ROLE}`,
+    },
+  };
 }
 
 function parseBody(body: string): Record<string, unknown> {

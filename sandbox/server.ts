@@ -13,6 +13,7 @@ import type { AddressInfo } from "node:net";
 import { Counters } from "./counters.ts";
 import { FaultInjector, type FaultOptions } from "./faults.ts";
 import { GuardDutyService } from "./guardduty.ts";
+import type { FeatureSummary } from "./guardduty-features.ts";
 import { GuardDutyState, type RelationshipStatus } from "./guardduty-state.ts";
 import { readRequest, SandboxError, type SandboxRequest, sleep, type WireService } from "./http.ts";
 import { type AuthorizationRecord, Authorizer } from "./iam.ts";
@@ -92,6 +93,8 @@ export interface Sandbox {
   memberStatuses(): Readonly<Record<string, Readonly<Record<string, RelationshipStatus>>>>;
   /** The account's detector id in a region; undefined where it has none. */
   detectorId(accountId: string, region: string): string | undefined;
+  /** The protection plans of the account's detector in a region; undefined where it has none. */
+  features(accountId: string, region: string): FeatureSummary | undefined;
   /** Issues an access key to a user with AdministratorAccess in `accountId` (e.g. a member, in a test). */
   registerCredentials(accessKeyId: string, accountId: string): void;
   /** Issues an access key to a principal with the given policies (a function's role, an operator). */
@@ -311,6 +314,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       return out;
     },
     detectorId: (accountId, region) => state.detector(accountId, region)?.id,
+    features: (accountId, region) => state.featuresOf(accountId, region),
     registerCredentials: (accessKeyId, accountId) => {
       identities.registerAdministrator(accessKeyId, accountId);
     },

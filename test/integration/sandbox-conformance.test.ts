@@ -27,6 +27,7 @@ import {
   GetDetectorCommand,
   GetInvitationsCountCommand,
   GetMasterAccountCommand,
+  GetMemberDetectorsCommand,
   GetMembersCommand,
   GuardDutyClient,
   InviteMembersCommand,
@@ -36,6 +37,8 @@ import {
   StartMonitoringMembersCommand,
   StopMonitoringMembersCommand,
   UpdateDetectorCommand,
+  UpdateMemberDetectorsCommand,
+  type UpdateMemberDetectorsCommandInput,
 } from "@aws-sdk/client-guardduty";
 import {
   DescribeAccountCommand,
@@ -173,6 +176,20 @@ async function driveGuardDuty(workloads: readonly string[]): Promise<void> {
   await step("CreateDetector without Enable", () => createDetector(m6, {} as CreateDetectorCommandInput), {
     invalidRequest: true,
   });
+  await step("CreateDetector with features, RUNTIME_MONITORING and EKS_RUNTIME_MONITORING both", () =>
+    createDetector(m6, {
+      Enable: true,
+      Features: [
+        { Name: "EKS_RUNTIME_MONITORING", Status: "ENABLED" },
+        { Name: "RUNTIME_MONITORING", Status: "DISABLED" },
+      ],
+    }),
+  );
+  await step(
+    "CreateDetector with an unknown feature status",
+    () => createDetector(m6, { Enable: true, Features: [{ Name: "S3_DATA_EVENTS", Status: "ON" as never }] }),
+    { invalidRequest: true },
+  );
   await faultPaths("guardduty", "CreateDetector", () => createDetector(m6));
 
   await step("GetDetector", () => admin.send(new GetDetectorCommand({ DetectorId })));
@@ -191,6 +208,32 @@ async function driveGuardDuty(workloads: readonly string[]): Promise<void> {
     {
       invalidRequest: true,
     },
+  );
+  await step("UpdateDetector features", () =>
+    update({
+      Features: [
+        { Name: "S3_DATA_EVENTS", Status: "DISABLED" },
+        {
+          Name: "RUNTIME_MONITORING",
+          Status: "ENABLED",
+          AdditionalConfiguration: [{ Name: "EC2_AGENT_MANAGEMENT", Status: "ENABLED" }],
+        },
+      ],
+    }),
+  );
+  await step("UpdateDetector both runtime monitoring features", () =>
+    update({
+      Features: [
+        { Name: "EKS_RUNTIME_MONITORING", Status: "DISABLED" },
+        { Name: "RUNTIME_MONITORING", Status: "ENABLED" },
+      ],
+    }),
+  );
+  await step("UpdateDetector unknown feature", () => update({ Features: [{ Name: "NOPE" as never }] }), {
+    invalidRequest: true,
+  });
+  await step("GetDetector after the features changed", () =>
+    admin.send(new GetDetectorCommand({ DetectorId })),
   );
   await faultPaths("guardduty", "UpdateDetector", () => update({ Enable: true }));
 
@@ -312,6 +355,62 @@ async function driveGuardDuty(workloads: readonly string[]): Promise<void> {
     await step(`${operation} unknown detector`, () => ask(accountId, UNKNOWN_DETECTOR));
     await faultPaths("guardduty", operation, () => ask(accountId, detector));
   }
+
+  // m1 accepted: its detector d1 is the administrator's to read and change; outsider is no member at all.
+  const getMemberDetectors = (AccountIds: string[], detector = DetectorId) =>
+    admin.send(new GetMemberDetectorsCommand({ DetectorId: detector, AccountIds }));
+  const updateMemberDetectors = (
+    AccountIds: string[],
+    Features: UpdateMemberDetectorsCommandInput["Features"] = [
+      { Name: "LAMBDA_NETWORK_LOGS", Status: "DISABLED" },
+    ],
+    detector = DetectorId,
+  ) => admin.send(new UpdateMemberDetectorsCommand({ DetectorId: detector, AccountIds, Features }));
+  await step("UpdateMemberDetectors", () =>
+    updateMemberDetectors(
+      [m1, outsider],
+      [
+        {
+          Name: "EKS_RUNTIME_MONITORING",
+          Status: "ENABLED",
+          AdditionalConfiguration: [{ Name: "EKS_ADDON_MANAGEMENT", Status: "ENABLED" }],
+        },
+      ],
+    ),
+  );
+  await step("UpdateMemberDetectors not associated", () => updateMemberDetectors([m3]));
+  await step("UpdateMemberDetectors both runtime monitoring features", () =>
+    updateMemberDetectors(
+      [m1],
+      [
+        { Name: "EKS_RUNTIME_MONITORING", Status: "DISABLED" },
+        { Name: "RUNTIME_MONITORING", Status: "ENABLED" },
+      ],
+    ),
+  );
+  await step("UpdateMemberDetectors additional configuration on a feature without any", () =>
+    updateMemberDetectors(
+      [m1],
+      [
+        {
+          Name: "RDS_LOGIN_EVENTS",
+          AdditionalConfiguration: [{ Name: "EC2_AGENT_MANAGEMENT", Status: "ENABLED" }],
+        },
+      ],
+    ),
+  );
+  await step("UpdateMemberDetectors unknown detector", () =>
+    updateMemberDetectors([m1], undefined, UNKNOWN_DETECTOR),
+  );
+  await step("UpdateMemberDetectors 51 accounts", () => updateMemberDetectors(ids51), {
+    invalidRequest: true,
+  });
+  await faultPaths("guardduty", "UpdateMemberDetectors", () => updateMemberDetectors([m1]));
+  await step("GetMemberDetectors", () => getMemberDetectors([m1, outsider, m3]));
+  await step("GetMemberDetectors unknown detector", () => getMemberDetectors([m1], UNKNOWN_DETECTOR));
+  await step("GetMemberDetectors no ids", () => getMemberDetectors([]), { invalidRequest: true });
+  await step("GetMemberDetectors 51 accounts", () => getMemberDetectors(ids51), { invalidRequest: true });
+  await faultPaths("guardduty", "GetMemberDetectors", () => getMemberDetectors([m1]));
 
   /** An administrator call on a batch of members: 1–50 ids (model `AccountIds`). */
   type Batch = (AccountIds: string[], detector: string) => Promise<unknown>;

@@ -4,9 +4,10 @@
 The scenario is an onboarding as AWS accounts live it: the security (GuardDuty administrator) account
 reads the organization, the management account enters a created account through
 OrganizationAccountAccessRole, the administrator creates and invites members, the members create
-detectors, find and accept (or decline, or delete) their invitations, the administrator stops and
-starts monitoring, the members suspend and leave, the administrator disassociates and deletes them, and
-a member turns GuardDuty off. Along the way it takes error paths whose answers botocore must parse into
+detectors (one naming a protection plan), find and accept (or decline, or delete) their invitations,
+the administrator reads and changes its members' protection plans, stops and starts monitoring, the
+members suspend and leave, the administrator disassociates and deletes them, and a member turns
+GuardDuty off. Along the way it takes error paths whose answers botocore must parse into
 the modeled error codes: bad input, unknown detectors and invitations, refused roles, unknown keys,
 throttling and server errors (from two extra sandboxes that inject them), and requests botocore's own
 parameter validation (on, as by default) stops before they leave.
@@ -141,6 +142,10 @@ def expect_equal(actual, expected, what):
 
 def unprocessed(result):
     return sorted(item["AccountId"] for item in result["UnprocessedAccounts"])
+
+
+def feature_statuses(features):
+    return {feature["Name"]: feature["Status"] for feature in features}
 
 
 def member_statuses(result):
@@ -428,7 +433,12 @@ def run(args):
 
     # --- Member B (a key of its own) accepts through the older API. ---
     member_b = d.client("guardduty", key_b)
-    created_b = d.step("CreateDetector for member B", member_b, "CreateDetector", {"Enable": True})
+    created_b = d.step(
+        "CreateDetector for member B, Runtime Monitoring on",
+        member_b,
+        "CreateDetector",
+        {"Enable": True, "Features": [{"Name": "RUNTIME_MONITORING", "Status": "ENABLED"}]},
+    )
     detector_b = (created_b or {}).get("DetectorId", UNKNOWN_DETECTOR)
     listed_b = d.step("ListInvitations for member B", member_b, "ListInvitations")
     invitation_b = ((listed_b or {}).get("Invitations") or [{}])[0].get("InvitationId", "none")
@@ -458,6 +468,100 @@ def run(args):
         "GetMasterAccount",
         {"DetectorId": UNKNOWN_DETECTOR},
         expect="BadRequestException",
+    )
+
+    # --- The administrator reads and changes its members' protection plans. ---
+    d.step(
+        "GetDetector of member B: the named plan on, the unnamed ones by default",
+        member_b,
+        "GetDetector",
+        {"DetectorId": detector_b},
+        check=lambda r: expect_equal(
+            [feature_statuses(r["Features"])[name] for name in ("RUNTIME_MONITORING", "S3_DATA_EVENTS")],
+            ["ENABLED", "ENABLED"],
+            "RUNTIME_MONITORING, S3_DATA_EVENTS",
+        ),
+    )
+    d.step(
+        "UpdateMemberDetectors, one of them not a member",
+        admin,
+        "UpdateMemberDetectors",
+        {
+            "DetectorId": detector,
+            "AccountIds": [m_a, outsider],
+            "Features": [
+                {"Name": "S3_DATA_EVENTS", "Status": "DISABLED"},
+                {
+                    "Name": "EKS_RUNTIME_MONITORING",
+                    "Status": "ENABLED",
+                    "AdditionalConfiguration": [{"Name": "EKS_ADDON_MANAGEMENT", "Status": "ENABLED"}],
+                },
+            ],
+        },
+        check=lambda r: expect_equal(unprocessed(r), [outsider], "unprocessed accounts"),
+    )
+    d.step(
+        "UpdateMemberDetectors naming both runtime monitoring plans",
+        admin,
+        "UpdateMemberDetectors",
+        {
+            "DetectorId": detector,
+            "AccountIds": [m_a],
+            "Features": [
+                {"Name": "EKS_RUNTIME_MONITORING", "Status": "DISABLED"},
+                {"Name": "RUNTIME_MONITORING", "Status": "ENABLED"},
+            ],
+        },
+        expect="BadRequestException",
+    )
+    d.step(
+        "UpdateMemberDetectors of 51 accounts",
+        admin,
+        "UpdateMemberDetectors",
+        {
+            "DetectorId": detector,
+            "AccountIds": [str(100_000_000_000 + i) for i in range(51)],
+            "Features": [{"Name": "S3_DATA_EVENTS", "Status": "ENABLED"}],
+        },
+        expect="BadRequestException",
+        invalid_request=True,
+    )
+    d.step(
+        "UpdateMemberDetectors without account ids",
+        admin,
+        "UpdateMemberDetectors",
+        {"DetectorId": detector, "AccountIds": []},
+        expect="ParamValidationError",
+    )
+    d.step(
+        "GetMemberDetectors",
+        admin,
+        "GetMemberDetectors",
+        {"DetectorId": detector, "AccountIds": [m_a, m_b, outsider]},
+        check=lambda r: expect_equal(
+            {
+                c["AccountId"]: feature_statuses(c["Features"])["S3_DATA_EVENTS"]
+                for c in r["MemberDataSourceConfigurations"]
+            },
+            {m_a: "DISABLED", m_b: "ENABLED"},
+            "S3_DATA_EVENTS by member",
+        )
+        or expect_equal(unprocessed(r), [outsider], "unprocessed accounts"),
+    )
+    d.step(
+        "GetMemberDetectors unknown detector",
+        admin,
+        "GetMemberDetectors",
+        {"DetectorId": UNKNOWN_DETECTOR, "AccountIds": [m_a]},
+        expect="BadRequestException",
+    )
+    d.step(
+        "UpdateDetector with a plan the model does not know",
+        member_b,
+        "UpdateDetector",
+        {"DetectorId": detector_b, "Features": [{"Name": "NOT_A_PLAN", "Status": "ENABLED"}]},
+        expect="BadRequestException",
+        invalid_request=True,
     )
 
     # --- Members C and D say no. ---
