@@ -502,6 +502,17 @@ export class GuardDutyState {
     this.setFeatures(detector, features);
   }
 
+  /**
+   * Changes the named features of the account's detector in a region, whoever asks (e.g. organization mode
+   * applying its auto-enable settings to a detector CreateMembers made); false when it has no detector.
+   */
+  configureFeatures(accountId: string, region: string, features: readonly FeatureRequest[]): boolean {
+    const detector = this.detector(accountId, region);
+    if (detector === undefined) return false;
+    this.setFeatures(detector, features);
+    return true;
+  }
+
   /** GetMemberDetectors for one account: the member's detector, or why there is none to show. */
   memberDetector(administratorId: string, region: string, accountId: string): Detector | Unprocessed {
     if (this.member(administratorId, region, accountId) === undefined) {

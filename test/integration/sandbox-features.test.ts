@@ -12,9 +12,12 @@ import {
   UpdateMemberDetectorsCommand,
 } from "@aws-sdk/client-guardduty";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Counters } from "../../sandbox/counters.ts";
+import { FaultInjector } from "../../sandbox/faults.ts";
 import { RUNTIME_MONITORING_CONFLICT } from "../../sandbox/guardduty-features.ts";
-import { GuardDutyText } from "../../sandbox/guardduty-state.ts";
+import { GuardDutyState, GuardDutyText } from "../../sandbox/guardduty-state.ts";
 import { ADMINISTRATOR_ACCESS_KEY_ID } from "../../sandbox/identity.ts";
+import { Organization } from "../../sandbox/scenario.ts";
 import { type Sandbox, startSandbox } from "../../sandbox/server.ts";
 
 /**
@@ -379,5 +382,70 @@ describe("the administrator's view and changes of its members' detectors", () =>
     // Assess
     expect(refused).toMatchObject({ name: "BadRequestException", $metadata: { httpStatusCode: 400 } });
     expect((refused as Error).message).toContain("51 items were given");
+  });
+});
+
+describe("the features API other sandbox modules build on", () => {
+  /** The GuardDuty model alone, in organization mode: CreateMembers enables GuardDuty in the accounts it adds. */
+  function organizationState(accountId: string): { state: GuardDutyState; administratorId: string } {
+    const organization = new Organization({ seed: 3, accounts: [{ id: accountId }] });
+    const scenario = {
+      seed: 3,
+      mode: "organization" as const,
+      regionsWithoutDetector: [],
+      membersOfOtherAdministrator: [],
+      maxMembers: 50,
+      invitationDelayMs: 0,
+      emailVerificationMs: 0,
+      emailVerificationFailures: [],
+    };
+    const state = new GuardDutyState(
+      organization,
+      scenario,
+      new FaultInjector(3, {}, Date.now),
+      new Counters(),
+      Date.now,
+    );
+    return { state, administratorId: organization.administratorAccountId };
+  }
+
+  it("creates a detector with the given plans, the unnamed ones by the default-on rule", () => {
+    // Prepare
+    const { state } = organizationState("444444444444");
+
+    // Act
+    state.createDetectorWithFeatures("444444444444", REGION, [
+      { name: "RDS_LOGIN_EVENTS", status: "DISABLED" },
+      {
+        name: "RUNTIME_MONITORING",
+        status: "ENABLED",
+        additional: [{ name: "EKS_ADDON_MANAGEMENT", status: "ENABLED" }],
+      },
+    ]);
+
+    // Assess
+    const features = state.featuresOf("444444444444", REGION);
+    expect(features?.RDS_LOGIN_EVENTS.status).toBe("DISABLED");
+    expect(features?.EKS_AUDIT_LOGS.status).toBe("ENABLED");
+    expect(features?.RUNTIME_MONITORING.additional.EKS_ADDON_MANAGEMENT).toBe("ENABLED");
+  });
+
+  it("configures the plans of the detector CreateMembers made in organization mode", () => {
+    // Prepare
+    const { state, administratorId } = organizationState("555555555555");
+    state.createMember(administratorId, REGION, "555555555555", "a@example.com");
+
+    // Act
+    const configured = state.configureFeatures("555555555555", REGION, [
+      { name: "S3_DATA_EVENTS", status: "DISABLED" },
+    ]);
+    const elsewhere = state.configureFeatures("555555555555", "eu-west-1", [
+      { name: "S3_DATA_EVENTS", status: "DISABLED" },
+    ]);
+
+    // Assess
+    expect({ configured, elsewhere }).toEqual({ configured: true, elsewhere: false });
+    expect(state.featuresOf("555555555555", REGION)?.S3_DATA_EVENTS.status).toBe("DISABLED");
+    expect(state.featuresOf("555555555555", "eu-west-1")).toBeUndefined();
   });
 });
