@@ -4,6 +4,7 @@
  */
 import { createWriteStream } from "node:fs";
 import { parseArgs } from "node:util";
+import { parseProfile } from "#shared/protection";
 import type { FaultOptions } from "../sandbox/faults.ts";
 import { memberRoleParams, memberRoleScenario } from "./identities.ts";
 import {
@@ -39,6 +40,9 @@ sandbox, Lambda's SQS event source) and prints what happened.
   --invitation-delay-ms N   an invitation reaches the member N ms after it is sent (default: 0)
   --email-verification-ms N invitations e-mailed to the member (disableEmailNotification=false) show
                     EmailVerificationInProgress for N ms (default: 0)
+  --plans JSON      the protection profile (stage parameter protectionPlans), e.g.
+                    '{"default":{"S3_DATA_EVENTS":"ENABLED","EKS_AUDIT_LOGS":"DISABLED"}}'
+                    (default: the documented default profile, README "Protection")
   --seed N          seed of the organization and every injected fault (default: 42)
   --json            print only one JSON summary on stdout; logs go to stderr or --logs
   --logs FILE       write the function's structured logs to FILE
@@ -58,6 +62,7 @@ async function main(): Promise<void> {
       "member-roles": { type: "string", default: "documented" },
       "invitation-delay-ms": { type: "string", default: "0" },
       "email-verification-ms": { type: "string", default: "0" },
+      plans: { type: "string" },
       json: { type: "boolean", default: false },
       logs: { type: "string" },
       help: { type: "boolean", short: "h", default: false },
@@ -76,6 +81,10 @@ async function main(): Promise<void> {
   const burst = values.accounts === undefined ? (custom ? 0 : 30) : integer("--accounts", values.accounts);
   const { crashRate, duplicateRate, ...sandboxFaults } = parseFaults(values.faults);
   const memberRoles = memberRoleScenario(values["member-roles"]);
+  // Checked here as the function checks it at cold start, so a bad profile stops the run at once.
+  if (values.plans !== undefined) parseProfile(values.plans, "--plans");
+  const plansParam: Record<string, string> =
+    values.plans === undefined ? {} : { protectionPlans: values.plans };
 
   // Prepare what to publish, and an organization that holds every account it names.
   const burstIds = newAccountIds(burst, seed);
@@ -95,7 +104,7 @@ async function main(): Promise<void> {
   const local = await startLocalStack({
     regions,
     memberRoles,
-    params: memberRoleParams(memberRoles),
+    params: { ...memberRoleParams(memberRoles), ...plansParam },
     sandbox: {
       invitationDelayMs: integer("--invitation-delay-ms", values["invitation-delay-ms"]),
       emailVerificationMs: integer("--email-verification-ms", values["email-verification-ms"]),

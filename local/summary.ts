@@ -10,6 +10,7 @@ import {
 } from "@aws-sdk/client-sqs";
 import { reasonTable } from "#shared/classify";
 import { asDeadLetter, REDRIVEN_BY_SQS } from "#shared/dead-letter";
+import { plansAsJson, plansFor, profileOf, protectionVerdict } from "#shared/protection";
 import { type EventSourceStats, emptyStats } from "./event-source.ts";
 import type { LocalStack, QueueDepth } from "./local-stack.ts";
 
@@ -25,6 +26,12 @@ export interface RunSummary {
   /** Relationship status per published account and region, as the sandbox sees it ("none": not a member). */
   readonly members: Record<string, Record<string, string>>;
   readonly statusCounts: Record<string, Record<string, number>>;
+  /** account → region → protection verdict (`protected`, `plans-differ`, `not-a-member`, `invited`…). */
+  readonly protection: Record<string, Record<string, string>>;
+  /** region → verdict → (account, region) pairs. */
+  readonly protectionCounts: Record<string, Record<string, number>>;
+  /** account → region → {FEATURE: STATUS} as the sandbox holds the account's detector (none: no detector). */
+  readonly plans: Record<string, Record<string, ReturnType<typeof plansAsJson>>>;
   readonly deadLetters: readonly DeadLetter[];
   /** operation → calls (all regions). */
   readonly apiCalls: Record<string, number>;
@@ -82,13 +89,27 @@ export async function summarize(
   const members: Record<string, Record<string, string>> = {};
   const statusCounts: Record<string, Record<string, number>> = {};
   for (const region of run.regions) statusCounts[region] = {};
+  const profile = profileOf(local.functionEnv.PROTECTION_PLANS);
+  const protection: Record<string, Record<string, string>> = {};
+  const protectionCounts: Record<string, Record<string, number>> = {};
+  const plans: RunSummary["plans"] = {};
+  for (const region of run.regions) protectionCounts[region] = {};
   for (const accountId of run.accounts) {
     const statuses: Record<string, string> = {};
+    const verdicts: Record<string, string> = {};
+    const held: RunSummary["plans"][string] = {};
     for (const region of run.regions) {
-      statuses[region] = sandbox.status(accountId, region) ?? "none";
+      const status = sandbox.status(accountId, region);
+      const features = sandbox.features(accountId, region);
+      statuses[region] = status ?? "none";
       increment(statusCounts[region] as Record<string, number>, statuses[region]);
+      verdicts[region] = protectionVerdict(status, features, plansFor(profile, region));
+      increment(protectionCounts[region] as Record<string, number>, verdicts[region]);
+      if (features) held[region] = plansAsJson(features);
     }
     members[accountId] = statuses;
+    protection[accountId] = verdicts;
+    plans[accountId] = held;
   }
   const counters = sandbox.counters.snapshot();
   const duplicateInvitations = Object.entries(counters.invitations).flatMap(([accountId, regions]) =>
@@ -111,6 +132,9 @@ export async function summarize(
     reasons: tally.reasons,
     members,
     statusCounts,
+    protection,
+    protectionCounts,
+    plans,
     deadLetters: await peekDeadLetters(local.sqs.client, local.sqs.urls.DeadLetterQueue as string),
     apiCalls: Object.fromEntries(Object.entries(counters.calls).map(([op, regions]) => [op, sum(regions)])),
     apiCallsByRegion: counters.calls as Record<string, Record<string, number>>,
@@ -196,6 +220,20 @@ export function renderSummary(summary: RunSummary): string {
       summary.regions.map((region) => [
         region,
         ...statuses.map((s) => String(summary.statusCounts[region]?.[s] ?? 0)),
+      ]),
+    ),
+  );
+  const verdicts = [
+    ...new Set(Object.values(summary.protectionCounts).flatMap((counts) => Object.keys(counts))),
+  ].sort();
+  lines.push(
+    "",
+    "Protection per region (Enabled under this administrator, plans equal to the profile):",
+    table(
+      ["region", ...verdicts],
+      summary.regions.map((region) => [
+        region,
+        ...verdicts.map((verdict) => String(summary.protectionCounts[region]?.[verdict] ?? 0)),
       ]),
     ),
   );

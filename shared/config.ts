@@ -1,7 +1,7 @@
 import { ConfigError } from "./errors.ts";
 import { ACCOUNT_ID_PATTERN, REGION_PATTERN } from "./ids.ts";
 import { sessionName } from "./member-session.ts";
-import { DEFAULT_PROFILE, type Profile, parseProfile } from "./protection.ts";
+import { type Profile, profileOf } from "./protection.ts";
 
 export type MembershipMode = "invitation" | "organization";
 type Env = Readonly<Record<string, string | undefined>>;
@@ -79,8 +79,7 @@ export function loadStageConfig(env: Env = process.env): StageConfig {
   if (administratorAccountId && !ACCOUNT_ID_PATTERN.test(administratorAccountId)) {
     throw new ConfigError("ADMINISTRATOR_ACCOUNT_ID", "must be 12 digits");
   }
-  const plans = env.PROTECTION_PLANS?.trim();
-  const protection = plans ? parseProfile(plans) : DEFAULT_PROFILE;
+  const protection = profileOf(env.PROTECTION_PLANS);
   for (const region of Object.keys(protection.regions)) {
     if (!regions.includes(region))
       throw new ConfigError("PROTECTION_PLANS", `"regions.${region}" is not one of GUARDDUTY_REGIONS`);
