@@ -1,9 +1,17 @@
-import type { GuardDutyClient } from "@aws-sdk/client-guardduty";
+import { GetMemberDetectorsCommand, type GuardDutyClient } from "@aws-sdk/client-guardduty";
 import { DescribeAccountCommand, type OrganizationsClient } from "@aws-sdk/client-organizations";
-import { mapWithConcurrency } from "#shared/concurrency";
+import { chunk, mapWithConcurrency } from "#shared/concurrency";
 import type { DeadLetterView } from "#shared/dead-letters";
-import { findDetector, getMembers, NOT_A_MEMBER } from "#shared/guardduty";
+import { findDetector, getMembers, MAX_ACCOUNTS_PER_CALL, NOT_A_MEMBER } from "#shared/guardduty";
 import { describeError } from "#shared/privacy";
+import {
+  type ActualPlans,
+  actualPlans,
+  differences,
+  plansAsJson,
+  plansFor,
+  protectionVerdict,
+} from "#shared/protection";
 import { accountIdArgument, type Command, TARGET_HELP, TARGET_OPTIONS } from "./command.ts";
 import { DeadLetterQueue, readAll } from "./dead-letter-queue.ts";
 import { explain, UsageError } from "./errors.ts";
@@ -22,8 +30,9 @@ export const statusCommand: Command = {
 
 For each account: its state in the organization (DescribeAccount: ACTIVE, SUSPENDED… or not in the
 organization), its relationship with the administrator in each region (GetMembers: Created, Invited,
-Enabled, Removed…, or not a member; Invited means the member has yet to accept), and its messages on
-the DeadLetterQueue, with their reasons.
+Enabled, Removed…, or not a member; Invited means the member has yet to accept), its protection plans
+there (GetMemberDetectors) against the stage's profile — protected, or what differs — and its
+messages on the DeadLetterQueue, with their reasons.
 
 Options:
   --regions a,b     only these of the stage's regions
@@ -41,7 +50,7 @@ ${TARGET_HELP}
     const regions = selectRegions(target, values.regions as string | undefined);
 
     let organization: Map<string, string>;
-    let members: Map<string, Map<string, string>>;
+    let members: Map<string, RegionStates>;
     try {
       organization = await organizationStates(clients.organizations, ids);
       members = new Map(
@@ -60,12 +69,27 @@ ${TARGET_HELP}
         )
       : undefined;
 
+    const protectionOf = (accountId: string, region: string) => {
+      const states = members.get(region);
+      const status = states?.statuses.get(accountId);
+      const plans = states?.plans.get(accountId);
+      const wanted = plansFor(target.protection, region);
+      return {
+        verdict: states?.unknown ?? protectionVerdict(status, plans, wanted),
+        plans: plans && plansAsJson(plans),
+        differences: plans ? differences(wanted, plans) : [],
+      };
+    };
     const report = ids.map((accountId) => ({
       accountId,
       organization: organization.get(accountId) ?? "unknown",
       regions: Object.fromEntries(
-        regions.map((region) => [region, members.get(region)?.get(accountId) ?? NOT_A_MEMBER]),
+        regions.map((region) => [
+          region,
+          members.get(region)?.unknown ?? members.get(region)?.statuses.get(accountId) ?? NOT_A_MEMBER,
+        ]),
       ),
+      protection: Object.fromEntries(regions.map((region) => [region, protectionOf(accountId, region)])),
       deadLetters: letters?.filter((view) => view.accountId === accountId),
     }));
     if (values.json) {
@@ -77,7 +101,16 @@ ${TARGET_HELP}
     for (const account of report) {
       print.line(`${account.accountId}  organization: ${account.organization}`);
       for (const [region, status] of Object.entries(account.regions)) {
-        print.line(`  ${region.padEnd(width)}  ${status === NOT_A_MEMBER ? "not a member" : status}`);
+        const { verdict, differences: differing } = account.protection[region] ?? {};
+        const protection =
+          verdict === "protected"
+            ? "  protected (plans = profile)"
+            : verdict === "plans-differ"
+              ? `  plans differ: ${differing?.join("; ")}`
+              : "";
+        print.line(
+          `  ${region.padEnd(width)}  ${status === NOT_A_MEMBER ? "not a member" : status}${protection}`,
+        );
       }
       print.line(`  dead letters: ${deadLetterSummary(account.deadLetters)}`);
       for (const view of account.deadLetters ?? []) {
@@ -117,24 +150,37 @@ async function organizationStates(
   return states;
 }
 
-/** Relationship status by account in one region (GetMembers); a region without detector says so. */
-async function memberStates(
-  guardduty: GuardDutyClient,
-  ids: readonly string[],
-): Promise<Map<string, string>> {
-  const states = new Map<string, string>();
+/** One region as the administrator sees the accounts: relationship status and, for members, plans. */
+interface RegionStates {
+  readonly statuses: Map<string, string>;
+  readonly plans: Map<string, ActualPlans>;
+  /** Why nothing is known there (no administrator detector, a failed call). */
+  readonly unknown?: string;
+}
+
+/**
+ * Relationship status by account in one region (GetMembers), and the plans of its members' detectors
+ * (GetMemberDetectors, ≤ 50 ids a call); a region without detector says so.
+ */
+async function memberStates(guardduty: GuardDutyClient, ids: readonly string[]): Promise<RegionStates> {
+  const statuses = new Map<string, string>();
+  const plans = new Map<string, ActualPlans>();
   try {
     const detectorId = await findDetector(guardduty);
-    if (!detectorId) {
-      for (const id of ids) states.set(id, "GuardDuty not enabled for the administrator");
-      return states;
-    }
+    if (!detectorId) return { statuses, plans, unknown: "GuardDuty not enabled for the administrator" };
     for (const member of await getMembers(guardduty, detectorId, ids)) {
-      if (member.AccountId) states.set(member.AccountId, member.RelationshipStatus ?? "unknown");
+      if (member.AccountId) statuses.set(member.AccountId, member.RelationshipStatus ?? "unknown");
+    }
+    for (const part of chunk([...statuses.keys()], MAX_ACCOUNTS_PER_CALL)) {
+      const answer = await guardduty.send(
+        new GetMemberDetectorsCommand({ DetectorId: detectorId, AccountIds: part }),
+      );
+      for (const member of answer.MemberDataSourceConfigurations ?? [])
+        if (member.AccountId) plans.set(member.AccountId, actualPlans(member.Features));
     }
   } catch (error) {
     if ((error as Error).name === "CredentialsProviderError") throw error;
-    for (const id of ids) if (!states.has(id)) states.set(id, `unknown (${describeError(error)})`);
+    if (statuses.size === 0) return { statuses, plans, unknown: `unknown (${describeError(error)})` };
   }
-  return states;
+  return { statuses, plans };
 }

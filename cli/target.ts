@@ -2,6 +2,7 @@ import { CloudFormationClient, DescribeStacksCommand } from "@aws-sdk/client-clo
 import { GetCallerIdentityCommand } from "@aws-sdk/client-sts";
 import { type Clients, clientConfig, createClients } from "#shared/clients";
 import { ACCOUNT_ID_PATTERN, REGION_PATTERN } from "#shared/ids";
+import { DEFAULT_PROFILE, type Profile, profileOf } from "#shared/protection";
 import { discoverLocalStack } from "../local/discovery.ts";
 import { CliError, explain, stackName, UsageError } from "./errors.ts";
 
@@ -25,6 +26,8 @@ export interface Target {
   readonly deadLetterQueueUrl?: string;
   readonly stage?: string;
   readonly local: boolean;
+  /** The stage's protection profile (its ProtectionPlans output, the local stack's PROTECTION_PLANS). */
+  readonly protection: Profile;
   /** Known up front for the local stack; a deployed stage's is the caller's account (STS). */
   readonly administratorAccountId?: string;
 }
@@ -81,7 +84,13 @@ export async function resolveTarget(
   if (flags.stage) base = await stageTarget(flags.stage, region, clients.cloudformation);
   else if (local) base = localTarget(targetEnv);
   else if (explicit.onboardingQueueUrl || explicit.deadLetterQueueUrl) {
-    base = { label: `the queues given (${region})`, region, regions: [], local: false };
+    base = {
+      label: `the queues given (${region})`,
+      region,
+      regions: [],
+      local: false,
+      protection: DEFAULT_PROFILE,
+    };
   } else {
     throw new UsageError(
       "no target: pass --stage STAGE for a deployed stack, or --local for the local stack (`npm run sandbox`), " +
@@ -144,6 +153,8 @@ async function stageTarget(
     onboardingQueueUrl: output("OnboardingQueueUrl"),
     deadLetterQueueUrl: output("DeadLetterQueueUrl"),
     regions: regionList(output("Regions"), `the stack's Regions output`),
+    // Absent when the stage keeps the default profile (serverless.yml, HasProtectionPlans).
+    protection: profileOf(outputs.get("ProtectionPlans")),
   };
 }
 
@@ -181,6 +192,7 @@ function localTarget(env: Env): Target {
     onboardingQueueUrl: env.ONBOARDING_QUEUE_URL,
     deadLetterQueueUrl: env.DEAD_LETTER_QUEUE_URL,
     regions: regionList(env.GUARDDUTY_REGIONS ?? "", "GUARDDUTY_REGIONS"),
+    protection: profileOf(env.PROTECTION_PLANS),
     administratorAccountId,
   };
 }

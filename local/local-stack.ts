@@ -155,6 +155,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     ACCEPT_QUEUE_URL: sqs.urls.AcceptQueue as string,
     DEAD_LETTER_QUEUE_URL: sqs.urls.DeadLetterQueue as string,
     ADMINISTRATOR_ACCOUNT_ID: administratorAccountId,
+    // The stage's profile, for `gd-onboard status` (as a deployed stage's ProtectionPlans output).
+    ...(options.params?.protectionPlans ? { PROTECTION_PLANS: options.params.protectionPlans } : {}),
   };
   /** A function's environment as Lambda would give it: serverless.yml's variables, its role's credentials. */
   const environmentOf = (stack: StackDefinition, identities: LocalIdentities, fn: string) => {

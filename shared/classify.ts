@@ -228,6 +228,18 @@ export const OTHER_REASONS: readonly (Decision & { readonly action: string })[] 
       "Retried: the invitation has not reached the member account yet. If it persists, check GuardDuty in the member account, then replay.",
   },
   {
+    verdict: "retry",
+    reason: "member-not-associated",
+    action:
+      'Retried at verification (`"step":"verify"`): GuardDuty does not list the member Enabled yet (just created or accepted, or its invitation still pending). If it persists, see `gd-onboard status`.',
+  },
+  {
+    verdict: "retry",
+    reason: "plans-differ",
+    action:
+      "Retried: the member's plans read back differ from the profile after UpdateMemberDetectors (the detail names each). If it persists, a plan may not be offered in that region: drop it from the region's profile (`protectionPlans.regions`), then replay.",
+  },
+  {
     verdict: "skipped",
     reason: "account-not-created",
     action: "None: the event reports a failed account creation.",

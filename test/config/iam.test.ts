@@ -205,6 +205,9 @@ describe("every call the integration tier made", () => {
         "guardduty:ListInvitations",
         "guardduty:AcceptAdministratorInvitation",
         "guardduty:GetAdministratorAccount",
+        "guardduty:UpdateDetector",
+        "guardduty:GetMemberDetectors",
+        "guardduty:UpdateMemberDetectors",
         "iam:CreateServiceLinkedRole",
         "organizations:DescribeAccount",
         "organizations:ListAccounts",
@@ -274,16 +277,15 @@ describe("what each function may do beyond the sandbox's services (SQS, CloudWat
     }
   });
 
-  it("lets accept consume its own queue, retry onto it, dead-letter, and write its own logs", async () => {
+  it("lets accept consume its own queue, retry onto it, dead-letter, hand accepted members back to the RetryQueue, and write its own logs", async () => {
     const accept = principal("accept", ACCOUNT, policiesIn(template(), roleOf("accept")));
     for (const action of ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"]) {
       expect(await allowed(accept, action, queue("accept")), action).toBe(true);
       expect(await allowed(accept, action, queue("onboarding")), action).toBe(false);
     }
-    for (const name of ["accept", "dead-letter"])
+    for (const name of ["accept", "dead-letter", "retry"])
       expect(await allowed(accept, "sqs:SendMessage", queue(name))).toBe(true);
-    for (const name of ["onboarding", "retry"])
-      expect(await allowed(accept, "sqs:SendMessage", queue(name))).toBe(false);
+    expect(await allowed(accept, "sqs:SendMessage", queue("onboarding"))).toBe(false);
     expect(await allowed(accept, "logs:PutLogEvents", logGroup("accept"))).toBe(true);
   });
 

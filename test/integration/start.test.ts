@@ -21,6 +21,8 @@ describe("npm start", () => {
     expect(Object.keys(summary)).toEqual(
       expect.arrayContaining([
         "members",
+        "protection",
+        "plans",
         "outcomes",
         "reasons",
         "deadLetters",
@@ -33,6 +35,20 @@ describe("npm start", () => {
     // Members enabled (invited and accepted) in the regions with a detector; none in the region without one.
     expect(summary.statusCounts["us-east-1"]?.Enabled).toBeGreaterThan(25);
     expect(summary.statusCounts["ca-central-1"]).toEqual({ none: expect.any(Number) });
+    // Every onboardable (account, region) protected with the default profile: each one that is not was
+    // dead-lettered with its reason (no detector in the region, another administrator's member).
+    const lettered = new Set(summary.deadLetters.map((letter) => `${letter.accountId}/${letter.region}`));
+    for (const [accountId, regions] of Object.entries(summary.protection))
+      for (const [region, verdict] of Object.entries(regions))
+        if (!lettered.has(`${accountId}/${region}`))
+          expect(`${accountId}/${region} ${verdict}`).toMatch(/ protected$/);
+    expect(summary.protectionCounts["us-east-1"]?.protected).toBe(summary.statusCounts["us-east-1"]?.Enabled);
+    const [protectedAccount] =
+      Object.entries(summary.protection).find(([, regions]) => regions["us-east-1"] === "protected") ?? [];
+    expect(summary.plans[protectedAccount as string]?.["us-east-1"]).toMatchObject({
+      S3_DATA_EVENTS: "ENABLED",
+      RUNTIME_MONITORING: { status: "DISABLED" },
+    });
     // The scenario's rejections, each dead-lettered with its reason.
     expect(summary.reasons).toMatchObject({
       "already-member-of-another-administrator": 3,
@@ -51,6 +67,52 @@ describe("npm start", () => {
     expect(summary.queues.OnboardingQueue).toEqual({ visible: 0, inFlight: 0, delayed: 0 });
     expect(summary.queues.RetryQueue).toEqual({ visible: 0, inFlight: 0, delayed: 0 });
   }, 120_000);
+
+  it("applies a profile given with --plans, and refuses an invalid one before anything starts", async () => {
+    const plans = { default: { S3_DATA_EVENTS: "DISABLED", LAMBDA_NETWORK_LOGS: "ENABLED" } };
+    const { stdout } = await run(
+      "npm",
+      [
+        "start",
+        "--silent",
+        "--",
+        "--json",
+        "--accounts",
+        "4",
+        "--plans",
+        JSON.stringify(plans),
+        "--logs",
+        "/dev/null",
+      ],
+      { timeout: 120_000 },
+    );
+    const summary = JSON.parse(stdout) as RunSummary;
+    const lettered = new Set(summary.deadLetters.map((letter) => `${letter.accountId}/${letter.region}`));
+    let protectedPairs = 0;
+    for (const [accountId, regions] of Object.entries(summary.protection))
+      for (const [region, verdict] of Object.entries(regions)) {
+        if (lettered.has(`${accountId}/${region}`)) continue;
+        expect(verdict).toBe("protected");
+        expect(summary.plans[accountId]?.[region]).toMatchObject({
+          S3_DATA_EVENTS: "DISABLED",
+          LAMBDA_NETWORK_LOGS: "ENABLED",
+        });
+        protectedPairs += 1;
+      }
+    expect(protectedPairs).toBeGreaterThan(10);
+
+    const invalid = await run(
+      "npm",
+      ["start", "--silent", "--", "--plans", '{"default":{"S3_LOGS":"ENABLED"}}'],
+      {
+        timeout: 60_000,
+      },
+    ).catch((error: { code: number; stderr: string }) => error);
+    expect(invalid).toMatchObject({
+      code: 1,
+      stderr: expect.stringContaining('"default.S3_LOGS": unknown feature'),
+    });
+  }, 180_000);
 
   it("publishes raw bodies from an NDJSON file and names their accounts in the seeded organization", async () => {
     const dir = await mkdtemp(join(tmpdir(), "gd-onboard-start-"));
