@@ -13,7 +13,11 @@ import type { AddressInfo } from "node:net";
 import { Counters } from "./counters.ts";
 import { FaultInjector, type FaultOptions } from "./faults.ts";
 import { GuardDutyService } from "./guardduty.ts";
-import { GuardDutyState, type RelationshipStatus } from "./guardduty-state.ts";
+import {
+  GuardDutyState,
+  type OrganizationConfiguration,
+  type RelationshipStatus,
+} from "./guardduty-state.ts";
 import { readRequest, SandboxError, type SandboxRequest, sleep, type WireService } from "./http.ts";
 import { type AuthorizationRecord, Authorizer } from "./iam.ts";
 import {
@@ -23,7 +27,11 @@ import {
   type PrincipalInput,
   type RoleInput,
 } from "./identity.ts";
-import { isOrganizationsRequest, OrganizationsService } from "./organizations.ts";
+import {
+  GUARDDUTY_SERVICE_PRINCIPAL,
+  isOrganizationsRequest,
+  OrganizationsService,
+} from "./organizations.ts";
 import { type AccountInput, type OrgAccount, Organization, type ScenarioOptions } from "./scenario.ts";
 import { isStsRequest, StsService } from "./sts.ts";
 
@@ -90,6 +98,10 @@ export interface Sandbox {
   status(accountId: string, region: string): RelationshipStatus | undefined;
   /** The administrator's members: account id → region → relationship status. */
   memberStatuses(): Readonly<Record<string, Readonly<Record<string, RelationshipStatus>>>>;
+  /** The organization's GuardDuty delegated administrator in a region (EnableOrganizationAdminAccount). */
+  delegatedAdministrator(region: string): string | undefined;
+  /** A region's organization configuration (auto-enable of members and of each feature), as the sandbox keeps it. */
+  organizationConfiguration(region: string): OrganizationConfiguration;
   /** The account's detector id in a region; undefined where it has none. */
   detectorId(accountId: string, region: string): string | undefined;
   /** Issues an access key to a user with AdministratorAccess in `accountId` (e.g. a member, in a test). */
@@ -117,6 +129,9 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     {
       seed,
       mode: options.mode ?? "invitation",
+      delegatedAdministratorRegions:
+        options.delegatedAdministratorRegions ?? (options.mode === "organization" ? "*" : []),
+      autoEnableOrganizationMembers: options.autoEnableOrganizationMembers ?? "NEW",
       regionsWithoutDetector: options.regionsWithoutDetector ?? [],
       membersOfOtherAdministrator: options.membersOfOtherAdministrator ?? [],
       maxMembers: options.maxMembers ?? 5000,
@@ -129,7 +144,9 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     now,
   );
   const guardDuty = new GuardDutyService(state, { missingEmail: options.missingEmail ?? "bad-request" });
-  const organizations = new OrganizationsService(organization);
+  const organizations = new OrganizationsService(organization, (servicePrincipal) =>
+    servicePrincipal === GUARDDUTY_SERVICE_PRINCIPAL ? state.delegatedAccounts() : [],
+  );
   const identities = new Identities((accountId) =>
     organization.get(accountId) === undefined ? undefined : organization.id,
   );
@@ -311,6 +328,8 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       return out;
     },
     detectorId: (accountId, region) => state.detector(accountId, region)?.id,
+    delegatedAdministrator: (region) => state.delegatedAdministrator(region)?.accountId,
+    organizationConfiguration: (region) => state.organizationConfiguration(region),
     registerCredentials: (accessKeyId, accountId) => {
       identities.registerAdministrator(accessKeyId, accountId);
     },
