@@ -1,4 +1,5 @@
 import {
+  DescribeOrganizationConfigurationCommand,
   GetMembersCommand,
   type GuardDutyClient,
   ListDetectorsCommand,
@@ -94,4 +95,22 @@ export async function getMembers(
     members.push(...Members);
   }
   return members;
+}
+
+/**
+ * Whether the caller is the organization's GuardDuty delegated administrator in the client's region, and
+ * whether it may add members: DescribeOrganizationConfiguration answers only the delegated administrator
+ * (others get a BadRequestException, see `classifyDelegationError`), with `MemberAccountLimitReached`.
+ * ListOrganizationAdminAccounts would say more, but only the management account may call it (model
+ * documentation), so the stack's account cannot.
+ */
+export async function describeOrganization(
+  client: GuardDutyClient,
+  detectorId: string,
+  signal?: AbortSignal,
+): Promise<{ readonly memberAccountLimitReached: boolean }> {
+  const answer = await client.send(new DescribeOrganizationConfigurationCommand({ DetectorId: detectorId }), {
+    abortSignal: signal,
+  });
+  return { memberAccountLimitReached: answer?.MemberAccountLimitReached === true };
 }
