@@ -36,6 +36,9 @@ bound the throttles allow, under a stated latency/throttle profile.
   --naive-accounts N      burst: run the naive script on the first N accounts and extrapolate (default 100;
                           the same as --accounts runs it in full)
   --profile JSON          override the profile, e.g. '{"guardduty":{"ratePerSecond":5},"sts":{"latencyMs":20},"existingAccounts":200}'
+  --mode M                membershipMode: invitation (default, as deployed) or organization (the stack's
+                          account is the delegated administrator: CreateMembers alone enables, ⌈N/50⌉ a
+                          region; no invitation, no member side; the naive script skips InviteMembers too)
   --no-accept             run with the stage parameter acceptInvitations=false: no member side, members
                           stay Invited (no Enabled figures; the Enabled and trickle targets are then missed)
   --trickle-baseline-ms N today's trickle p50 event → Enabled to compare with (default: the figure measured
@@ -60,6 +63,7 @@ async function main(): Promise<void> {
       "naive-accounts": { type: "string", default: "100" },
       profile: { type: "string" },
       "no-accept": { type: "boolean", default: false },
+      mode: { type: "string", default: "invitation" },
       "trickle-baseline-ms": { type: "string" },
       "cpu-batches": { type: "string", default: "10" },
       "bundle-runs": { type: "string", default: "7" },
@@ -86,12 +90,17 @@ async function main(): Promise<void> {
     : values.regions.split(",").filter(Boolean);
   const seed = whole("--seed", values.seed);
   const acceptInvitations = !values["no-accept"];
+  const mode = values.mode;
+  if (mode !== "invitation" && mode !== "organization") {
+    throw new Error(`--mode: "${mode}" must be "invitation" or "organization"`);
+  }
   // The member side's concurrency: accept's event source × the accounts one invocation enters at once
   // (no more than a batch holds: one message per account).
   const acceptSource = stack.functions.accept?.eventSources[0];
   if (!acceptSource) throw new Error("serverless.yml declares no SQS event source for the accept function");
   const member: MemberSide = {
     concurrency: acceptSource.maximumConcurrency * Math.min(ACCEPT_CONCURRENCY, acceptSource.batchSize),
+    mode,
   };
   const trickleBaseline =
     values["trickle-baseline-ms"] === undefined
@@ -107,11 +116,11 @@ async function main(): Promise<void> {
   if (wanted.has("burst")) {
     const burst = scenario("burst", { accounts: whole("--accounts", values.accounts), regions, seed });
     const accounts = burst.accountIds.length;
-    progress(`burst: pipeline, ${accounts} accounts × ${regions.length} regions…`);
-    const pipeline = await runPipeline(burst, { profile, acceptInvitations, timeoutMs });
+    progress(`burst: pipeline, ${accounts} accounts × ${regions.length} regions, ${mode} mode…`);
+    const pipeline = await runPipeline(burst, { profile, acceptInvitations, mode, timeoutMs });
     const sample = Math.min(accounts, whole("--naive-accounts", values["naive-accounts"]));
     progress(`burst: naive baseline on ${sample} accounts…`);
-    const naive = await runNaive(burst, profile, sample);
+    const naive = await runNaive(burst, profile, sample, mode);
     const lowerBound = burstLowerBound(accounts, regions.length, profile, member);
     scenarios.push({
       ...describe(burst),
@@ -139,8 +148,13 @@ async function main(): Promise<void> {
     progress(`trickle: pipeline and naive side by side, ${accounts} accounts, one every ${intervalMs} ms…`);
     // Both spend nearly all their time waiting for arrivals, each against its own sandbox.
     const [pipeline, naive] = await Promise.all([
-      runPipeline(trickle, { profile, acceptInvitations, timeoutMs: timeoutMs + accounts * intervalMs }),
-      runNaive(trickle, profile, accounts),
+      runPipeline(trickle, {
+        profile,
+        acceptInvitations,
+        mode,
+        timeoutMs: timeoutMs + accounts * intervalMs,
+      }),
+      runNaive(trickle, profile, accounts, mode),
     ]);
     const lowerBound = trickleLowerBound(accounts, regions.length, intervalMs, profile, member);
     scenarios.push({
@@ -157,7 +171,7 @@ async function main(): Promise<void> {
   if (cpuBatches > 0) progress(`handler CPU: ${cpuBatches} batches of 100 accounts…`);
   const handlerCpu =
     cpuBatches > 0
-      ? await measureHandlerCpu({ regions, batches: cpuBatches, seed, profile, acceptInvitations })
+      ? await measureHandlerCpu({ regions, batches: cpuBatches, seed, profile, acceptInvitations, mode })
       : undefined;
   const bundleRuns = whole("--bundle-runs", values["bundle-runs"]);
   if (bundleRuns > 0) progress(`bundle: size and load time, ${bundleRuns} runs each…`);
@@ -180,6 +194,7 @@ async function main(): Promise<void> {
       maximumConcurrency: source.maximumConcurrency,
       retryBaseDelaySeconds: Number(stack.params.retryBaseDelaySeconds ?? 30),
       acceptInvitations,
+      membershipMode: mode,
       accept: {
         batchSize: acceptSource.batchSize,
         maximumBatchingWindowSeconds: acceptSource.maximumBatchingWindowSeconds,

@@ -37,6 +37,11 @@ export interface ChaosOptions {
    * `acceptInvitations` on). `npm run chaos` does; off, only Invited-or-Enabled is required.
    */
   readonly requireEnabled?: boolean;
+  /**
+   * The stage's `membershipMode` (default serverless.yml's, invitation). In organization mode the stack's
+   * account is the delegated administrator everywhere: CreateMembers alone enables, no member side.
+   */
+  readonly membershipMode?: "invitation" | "organization";
   /** Where to append every line the functions log (to follow one account through a breach). */
   readonly logFile?: string;
   readonly timeoutMs: number;
@@ -100,10 +105,12 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       faults: sandboxFaults,
     },
     queueAttributes: { VisibilityTimeout: String(options.visibilityTimeoutSeconds) },
-    params:
-      options.retryBaseDelaySeconds === undefined
-        ? undefined
-        : { retryBaseDelaySeconds: String(options.retryBaseDelaySeconds) },
+    params: {
+      ...(options.retryBaseDelaySeconds !== undefined && {
+        retryBaseDelaySeconds: String(options.retryBaseDelaySeconds),
+      }),
+      ...(options.membershipMode !== undefined && { membershipMode: options.membershipMode }),
+    },
     functionEnvironment: { SDK_REQUEST_TIMEOUT_MS: String(options.sdkRequestTimeoutMs) },
     eventSourceSettings:
       options.batchingWindowSeconds === undefined
@@ -175,6 +182,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       settings: {
         visibilityTimeoutSeconds: options.visibilityTimeoutSeconds,
         sdkRequestTimeoutMs: options.sdkRequestTimeoutMs,
+        membershipMode: local.functionEnv.MEMBERSHIP_MODE ?? "",
         acceptInvitations: local.functionEnv.ACCEPT_INVITATIONS ?? "",
         maxAttempts: local.functionEnv.MAX_ATTEMPTS ?? "",
         retryBaseDelaySeconds: local.functionEnv.RETRY_BASE_DELAY_SECONDS ?? "",

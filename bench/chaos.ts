@@ -21,6 +21,8 @@ AcceptQueue, no second invitation, malformed bodies in the DLQ verbatim.
   --seed N           seed of the organization, the order of messages and every fault (default 7)
   --faults JSON      faults over the defaults, e.g. '{"crashRate":0.2,"latencySpike":{"rate":0.05,"ms":2000}}'
                      (sandbox faults as in sandbox/faults.ts, plus "crashRate" and "duplicateRate")
+  --mode M           membershipMode: invitation (default, as deployed) or organization (the stack's account
+                     is the delegated administrator: CreateMembers alone enables, no member side)
   --malformed N      malformed bodies mixed in (default 5)
                      (the first container of each event source also crashes right after an invitation)
   --visibility-s N   source queues' visibility timeout, so crashed batches reappear quickly (default 15)
@@ -42,6 +44,7 @@ async function main(): Promise<number> {
       seed: { type: "string", default: "7" },
       faults: { type: "string" },
       malformed: { type: "string", default: "5" },
+      mode: { type: "string", default: "invitation" },
       "visibility-s": { type: "string", default: "15" },
       "sdk-timeout-ms": { type: "string", default: "1000" },
       "timeout-s": { type: "string", default: "420" },
@@ -57,8 +60,12 @@ async function main(): Promise<number> {
   }
   const faults = { ...DEFAULT_CHAOS_FAULTS, ...(values.faults ? parseFaults(values.faults) : {}) };
   const regions = values.regions.split(",").filter(Boolean);
+  const mode = values.mode;
+  if (mode !== "invitation" && mode !== "organization") {
+    throw new Error(`--mode: "${mode}" must be "invitation" or "organization"`);
+  }
   process.stderr.write(
-    `chaos: ${values.accounts} accounts × ${regions.length} regions, seed ${values.seed}…\n`,
+    `chaos: ${values.accounts} accounts × ${regions.length} regions, ${mode} mode, seed ${values.seed}…\n`,
   );
   const report = await runChaos({
     accounts: whole("--accounts", values.accounts),
@@ -69,8 +76,10 @@ async function main(): Promise<number> {
     // Besides the seeded crashes: each event source's first container dies right after an invitation.
     crashAfterInvitation: [0],
     visibilityTimeoutSeconds: whole("--visibility-s", values["visibility-s"]),
-    // As deployed, the member side runs: every pair must end Enabled, or dead-lettered with a reason.
+    // As deployed, the member side runs (or, in organization mode, CreateMembers enables): every pair must
+    // end Enabled, or dead-lettered with a reason.
     requireEnabled: true,
+    membershipMode: mode,
     logFile: values.logs,
     sdkRequestTimeoutMs: whole("--sdk-timeout-ms", values["sdk-timeout-ms"]),
     timeoutMs: whole("--timeout-s", values["timeout-s"]) * 1000,

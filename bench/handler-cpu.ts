@@ -48,6 +48,8 @@ export async function measureHandlerCpu(options: {
   seed: number;
   profile: Profile;
   acceptInvitations: boolean;
+  /** The stage's membershipMode (default invitation). */
+  mode?: "invitation" | "organization";
 }): Promise<HandlerCpu> {
   const all = newAccountIds((options.batches + 1) * BATCH_SIZE, options.seed + 1);
   const local = await startLocalStack({
@@ -59,7 +61,10 @@ export async function measureHandlerCpu(options: {
       accounts: all.map((id) => ({ id })),
     },
     // The onboard handler alone: with acceptance on it also hands each invited account to AcceptQueue.
-    params: { acceptInvitations: String(options.acceptInvitations) },
+    params: {
+      acceptInvitations: String(options.acceptInvitations),
+      membershipMode: options.mode ?? "invitation",
+    },
   });
   const dir = await mkdtemp(join(tmpdir(), "gd-onboard-cpu-"));
   try {
@@ -93,7 +98,7 @@ export async function measureHandlerCpu(options: {
 
     const acceptFn = local.stack.functions.accept;
     let accept: HandlerCpu["accept"];
-    if (options.acceptInvitations && acceptFn) {
+    if (options.acceptInvitations && options.mode !== "organization" && acceptFn) {
       // The same accounts, invited by the onboard run above, as onboard hands them to AcceptQueue.
       const size = acceptFn.eventSources[0]?.batchSize ?? 10;
       const request = (accountId: string) =>

@@ -4,7 +4,8 @@
  * unmodified SDK and the administrator's key after a run. The sandbox stamps a member record's
  * `updatedAt` at its last status change (sandbox/guardduty-state.ts), so for an Enabled member it is
  * the moment the member accepted; it stamps both with the clock the bench stamps publications with, so
- * event → invitation and event → Enabled need no clock alignment.
+ * event → invitation and event → Enabled need no clock alignment. In organization mode there is no
+ * invitation: an Enabled member's `updatedAt` (CreateMembers) counts as both.
  */
 import { GetMembersCommand, GuardDutyClient, ListDetectorsCommand } from "@aws-sdk/client-guardduty";
 import { ADMINISTRATOR_ACCESS_KEY_ID } from "../sandbox/identity.ts";
@@ -26,6 +27,7 @@ export async function memberTimes(
   sandbox: Sandbox,
   accounts: readonly string[],
   regions: readonly string[],
+  mode: "invitation" | "organization" = "invitation",
 ): Promise<MemberTimes> {
   sandbox.setFaults({});
   const invitedAt = new Map<string, number>();
@@ -52,7 +54,11 @@ export async function memberTimes(
         const invited = member.InvitedAt ? Date.parse(member.InvitedAt) : Number.NaN;
         if (Number.isFinite(invited)) invitedAt.set(pair, invited);
         const updated = member.UpdatedAt ? Date.parse(member.UpdatedAt) : Number.NaN;
-        if (member.RelationshipStatus === "Enabled" && Number.isFinite(updated)) enabledAt.set(pair, updated);
+        if (member.RelationshipStatus === "Enabled" && Number.isFinite(updated)) {
+          enabledAt.set(pair, updated);
+          // Organization mode sends no invitation: the administrator side ends with the Enabled member.
+          if (mode === "organization" && !invitedAt.has(pair)) invitedAt.set(pair, updated);
+        }
       }
     }
     client.destroy();

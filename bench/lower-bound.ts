@@ -14,6 +14,10 @@
  * AcceptAdministratorInvitation for a new account) at GuardDuty's latency and unthrottled (each member
  * account has its own quotas), at most `memberConcurrency` accounts at once (the accept function's
  * event-source concurrency × the accounts one invocation enters at once).
+ *
+ * Organization mode (`mode: "organization"`): the stack's account is the delegated administrator, so
+ * CreateMembers alone enables each account — ⌈N/50⌉ CreateMembers per region and nothing else: its answer
+ * is both the end of the administrator side and the Enabled member; there is no member side.
  */
 import type { Profile, ServiceProfile } from "./profile.ts";
 import { percentile } from "./stats.ts";
@@ -34,6 +38,13 @@ export const ASSUME_ROLE_PER_ACCOUNT = 1;
 export interface MemberSide {
   /** Member accounts in flight at once: accept's maximumConcurrency × accounts one invocation enters at once. */
   readonly concurrency: number;
+  /** The stage's membershipMode; default invitation. Organization mode has no member side. */
+  readonly mode?: "invitation" | "organization";
+}
+
+/** GuardDuty administrator calls per (account-chunk, region): CreateMembers (+ InviteMembers by invitation). */
+function callsPerChunk(member: MemberSide): number {
+  return member.mode === "organization" ? 1 : 2;
 }
 
 export interface LowerBound {
@@ -95,10 +106,13 @@ export function burstLowerBound(
     ] as number;
 
   const perRegion = Math.ceil(accounts / IDS_PER_GUARDDUTY_CALL);
-  const latencies = Array.from({ length: accounts }, (_, account) => emailKnown(account) + 2 * gd.latencyMs);
-  // The last CreateMembers of a region cannot pass its bucket earlier; its InviteMembers follows it.
-  const guarddutyFloor =
-    Math.max(gd.latencyMs, tokenAt(perRegion - 1, gd)) + Math.max(gd.latencyMs, tokenAt(perRegion - 1, gd));
+  const chunkCalls = callsPerChunk(member);
+  const latencies = Array.from(
+    { length: accounts },
+    (_, account) => emailKnown(account) + chunkCalls * gd.latencyMs,
+  );
+  // The last CreateMembers of a region cannot pass its bucket earlier; its InviteMembers (if any) follows it.
+  const guarddutyFloor = chunkCalls * Math.max(gd.latencyMs, tokenAt(perRegion - 1, gd));
   // Some account is in each region's last InviteMembers, which cannot pass before the floor: at best the
   // one whose e-mail is learnt last (the others keep their own earliest time).
   const invitedAt = [...latencies];
@@ -108,7 +122,7 @@ export function burstLowerBound(
     regions,
     profile,
     member,
-    guarddutyCalls: 2 * perRegion * regions,
+    guarddutyCalls: chunkCalls * perRegion * regions,
     organizationsCalls,
     organizationsPath: listing ? "ListAccounts" : "DescribeAccount",
     arrivals: invitedAt.map(() => 0),
@@ -139,7 +153,8 @@ export function trickleLowerBound(
     const arrival = index * intervalMs;
     const known = Math.max(arrival + org.latencyMs, tokenAt(index, org));
     const created = Math.max(known + gd.latencyMs, tokenAt(index, gd));
-    const invited = Math.max(created + gd.latencyMs, tokenAt(index, gd));
+    const invited =
+      member.mode === "organization" ? created : Math.max(created + gd.latencyMs, tokenAt(index, gd));
     arrivals.push(arrival);
     invitedAt.push(invited);
     latencies.push(invited - arrival);
@@ -150,7 +165,7 @@ export function trickleLowerBound(
     regions,
     profile,
     member,
-    guarddutyCalls: 2 * accounts * regions,
+    guarddutyCalls: callsPerChunk(member) * accounts * regions,
     organizationsCalls: accounts,
     organizationsPath: "DescribeAccount",
     arrivals,
@@ -202,7 +217,11 @@ function finish(bound: {
   invitedAt: number[];
   makespanMs: number;
 }): LowerBound {
-  const enabled = enabledTimes(bound.invitedAt, bound.profile, bound.member);
+  // Organization mode: CreateMembers' answer is the Enabled member.
+  const organization = bound.member.mode === "organization";
+  const enabled = organization
+    ? [...bound.invitedAt]
+    : enabledTimes(bound.invitedAt, bound.profile, bound.member);
   const enabledLatencies = enabled.map((at, account) => at - (bound.arrivals[account] as number));
   return {
     guarddutyCalls: bound.guarddutyCalls,
@@ -218,7 +237,9 @@ function finish(bound: {
     enabledMakespanMs: Math.max(0, ...enabled),
     enabledP50Ms: percentile(enabledLatencies, 0.5),
     enabledP95Ms: percentile(enabledLatencies, 0.95),
-    memberSideCallsPerAccountRegion: MEMBER_CALLS_PER_REGION + ASSUME_ROLE_PER_ACCOUNT / bound.regions,
+    memberSideCallsPerAccountRegion: organization
+      ? 0
+      : MEMBER_CALLS_PER_REGION + ASSUME_ROLE_PER_ACCOUNT / bound.regions,
     memberConcurrency: bound.member.concurrency,
   };
 }

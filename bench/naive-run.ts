@@ -20,14 +20,20 @@ export interface NaiveFigures extends RunFigures {
   readonly failures: number;
 }
 
-export async function runNaive(scenario: Scenario, profile: Profile, sample: number): Promise<NaiveFigures> {
+export async function runNaive(
+  scenario: Scenario,
+  profile: Profile,
+  sample: number,
+  mode: "invitation" | "organization" = "invitation",
+): Promise<NaiveFigures> {
   const measured = scenario.intervalMs === 0 ? scenario.accountIds.slice(0, sample) : scenario.accountIds;
   const sandbox = await startSandbox({
     administratorAccountId: "210987654321",
     ...organizationOf(scenario, profile),
     faults: profileFaults(profile),
+    mode,
   });
-  const naive = new NaiveOnboarding(sandbox.url, scenario.regions);
+  const naive = new NaiveOnboarding(sandbox.url, scenario.regions, mode);
   try {
     await naive.prepare();
     const publishedAt = new Map<string, number>();
@@ -42,7 +48,7 @@ export async function runNaive(scenario: Scenario, profile: Profile, sample: num
     }
     const counters = sandbox.counters.snapshot();
     // The script never enters member accounts: its members stay Invited (no Enabled figures).
-    const { invitedAt, enabledAt } = await memberTimes(sandbox, measured, scenario.regions);
+    const { invitedAt, enabledAt } = await memberTimes(sandbox, measured, scenario.regions, mode);
     const figures = figuresOf({
       accounts: measured,
       regions: scenario.regions,

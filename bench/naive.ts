@@ -23,7 +23,15 @@ export class NaiveOnboarding {
   /** Calls that ended in an error or an unprocessed account (the script moves on). */
   failures = 0;
 
-  constructor(endpoint: string, regions: readonly string[]) {
+  /** Organization mode: the delegated administrator's CreateMembers alone enables; nothing to invite. */
+  readonly #organizationMode: boolean;
+
+  constructor(
+    endpoint: string,
+    regions: readonly string[],
+    mode: "invitation" | "organization" = "invitation",
+  ) {
+    this.#organizationMode = mode === "organization";
     // The administrator's own user runs the script (full access in its account).
     const common = {
       endpoint,
@@ -59,9 +67,15 @@ export class NaiveOnboarding {
         const created = await client.send(
           new CreateMembersCommand({ DetectorId, AccountDetails: [{ AccountId: accountId, Email: email }] }),
         );
-        const invited = await client.send(
-          new InviteMembersCommand({ DetectorId, AccountIds: [accountId], DisableEmailNotification: true }),
-        );
+        const invited: { UnprocessedAccounts?: readonly unknown[] } = this.#organizationMode
+          ? {}
+          : await client.send(
+              new InviteMembersCommand({
+                DetectorId,
+                AccountIds: [accountId],
+                DisableEmailNotification: true,
+              }),
+            );
         this.failures +=
           (created.UnprocessedAccounts?.length ?? 0) + (invited.UnprocessedAccounts?.length ?? 0);
       } catch {

@@ -24,6 +24,8 @@ export interface PipelineOptions {
    * account to AcceptQueue and the accept function enters it. Its calls are reported apart.
    */
   readonly acceptInvitations: boolean;
+  /** The stage's membershipMode (default invitation): organization mode has no invitation, no member side. */
+  readonly mode?: "invitation" | "organization";
   /** Give up waiting for the queues to drain after this long (the run still reports what it saw). */
   readonly timeoutMs: number;
 }
@@ -81,6 +83,7 @@ export async function runPipeline(scenario: Scenario, options: PipelineOptions):
     params: {
       retryBaseDelaySeconds: stage.retryBaseDelaySeconds ?? "30",
       acceptInvitations: String(options.acceptInvitations),
+      membershipMode: options.mode ?? "invitation",
     },
     onLog: (line) => tally.add(line),
     onError: (message) => process.stderr.write(`${message}\n`),
@@ -101,7 +104,12 @@ export async function runPipeline(scenario: Scenario, options: PipelineOptions):
     const functions = functionStats(local);
     const all = Object.values(functions);
     const deadLetters = await peekDeadLetters(local.sqs.client, local.sqs.urls.DeadLetterQueue as string);
-    const { invitedAt, enabledAt } = await memberTimes(local.sandbox, scenario.accountIds, scenario.regions);
+    const { invitedAt, enabledAt } = await memberTimes(
+      local.sandbox,
+      scenario.accountIds,
+      scenario.regions,
+      options.mode,
+    );
     return {
       ...figuresOf({
         accounts: scenario.accountIds,

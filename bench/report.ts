@@ -41,6 +41,8 @@ export interface BenchReport {
     readonly maximumConcurrency: number;
     readonly retryBaseDelaySeconds: number;
     readonly acceptInvitations: boolean;
+    /** The stage's membershipMode: organization mode has no invitation and no member side. */
+    readonly membershipMode?: "invitation" | "organization";
     /** The member side: accept's event source (serverless.yml custom.accept) and shared/accept.ts. */
     readonly accept: {
       readonly batchSize: number;
@@ -159,7 +161,11 @@ function settingsLine(report: BenchReport): string {
   const s = report.settings;
   const a = s.accept;
   return (
-    `Pipeline settings (serverless.yml): onboard batch size ${s.batchSize}, batching window ${s.maximumBatchingWindowSeconds} s, ` +
+    `Pipeline settings (serverless.yml): membershipMode ${s.membershipMode ?? "invitation"}` +
+    (s.membershipMode === "organization"
+      ? " (the stack's account is the delegated administrator: CreateMembers alone enables; no member side)"
+      : "") +
+    `; onboard batch size ${s.batchSize}, batching window ${s.maximumBatchingWindowSeconds} s, ` +
     `maximum concurrency ${s.maximumConcurrency} per event source, retry base delay ${s.retryBaseDelaySeconds} s; ` +
     `member-side acceptance ${s.acceptInvitations ? "on" : "off"}: accept batch size ${a.batchSize}, batching window ` +
     `${a.maximumBatchingWindowSeconds} s, maximum concurrency ${a.maximumConcurrency}, ${a.acceptConcurrency} accounts at once ` +

@@ -7,6 +7,7 @@
 import {
   ACCOUNTS_PER_LIST_PAGE,
   burstLowerBound,
+  IDS_PER_GUARDDUTY_CALL,
   type LowerBound,
   MEMBER_CALLS_PER_REGION,
   type MemberSide,
@@ -164,6 +165,18 @@ export function burstTargets(
       met: orgCalls <= orgLimit,
       value: `${orgCalls} (${(orgCalls / bound.organizationsCalls).toFixed(2)}×)`,
       why: orgFacts,
+    },
+    {
+      // The mode's floor on its one multi-account call: ≤ 50 accounts each (API model), per region.
+      name: `CreateMembers per region ≤ 1.1 × its lower bound ⌈${accounts}/${IDS_PER_GUARDDUTY_CALL}⌉ = ${Math.ceil(accounts / IDS_PER_GUARDDUTY_CALL)}`,
+      met:
+        (pipeline.calls.guardduty.CreateMembers ?? 0) / regions <=
+        1.1 * Math.ceil(accounts / IDS_PER_GUARDDUTY_CALL),
+      value: `${((pipeline.calls.guardduty.CreateMembers ?? 0) / regions).toFixed(1)} (${member.mode ?? "invitation"} mode)`,
+      why:
+        `CreateMembers ${pipeline.calls.guardduty.CreateMembers ?? 0}, InviteMembers ${pipeline.calls.guardduty.InviteMembers ?? 0} ` +
+        `over ${regions} regions, throttled calls included (${pipeline.throttled.guardduty} GuardDuty calls throttled); ` +
+        `batches of ${onboard?.records !== undefined && onboard.invocations > 0 ? (onboard.records / onboard.invocations).toFixed(0) : "?"} records on average`,
     },
     {
       name: `GuardDuty administrator calls per (account, region) ≤ 0.05 (bound ${bound.guarddutyCallsPerAccountRegion.toFixed(3)})`,

@@ -94,6 +94,15 @@ function stageParams(options: LocalStackOptions, changes: Readonly<Record<string
   return { regions: options.regions.join(","), ...LOCAL_PARAMS, ...options.params, ...changes };
 }
 
+/** `--mode`: the stage's `membershipMode` parameter, checked as the function's configuration checks it. */
+export function membershipModeParams(mode: string | undefined): Record<string, string> {
+  if (mode === undefined) return {};
+  if (mode !== "invitation" && mode !== "organization") {
+    throw new Error(`--mode: "${mode}" must be "invitation" or "organization"`);
+  }
+  return { membershipMode: mode };
+}
+
 /** The GuardDuty administrator account of the local stack (the stack's own account). */
 export const LOCAL_ADMINISTRATOR_ACCOUNT_ID = "210987654321";
 
@@ -136,7 +145,11 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const identitiesOf = (stack: StackDefinition, memberRoles: MemberRoleScenario) =>
     localIdentities(stack, deployment, { managementAccountId, memberRoles });
   const firstIdentities = identitiesOf(first, options.memberRoles ?? "documented");
+  // Organization mode (stage parameter membershipMode): the stack's account is the organization's GuardDuty
+  // delegated administrator in every region it manages, unless the scenario says otherwise.
+  const organizationMode = options.params?.membershipMode === "organization";
   const sandbox = await startSandbox({
+    ...(organizationMode && { mode: "organization", delegatedAdministratorRegions: options.regions }),
     ...options.sandbox,
     administratorAccountId,
     principals: { ...firstIdentities.principals, ...options.sandbox?.principals },

@@ -9,7 +9,7 @@ import { parseArgs } from "node:util";
 import { localStackFile, removeLocalStackFile, writeLocalStackFile } from "./discovery.ts";
 import { memberRoleParams, memberRoleScenario } from "./identities.ts";
 import { sampleAccounts } from "./inputs.ts";
-import { startLocalStack } from "./local-stack.ts";
+import { membershipModeParams, startLocalStack } from "./local-stack.ts";
 
 const { values } = parseArgs({
   options: {
@@ -18,6 +18,7 @@ const { values } = parseArgs({
     accounts: { type: "string", default: "25" },
     "with-function": { type: "boolean", default: false },
     "member-roles": { type: "string", default: "documented" },
+    mode: { type: "string" },
     "invitation-delay-ms": { type: "string", default: "0" },
     "email-verification-ms": { type: "string", default: "0" },
     help: { type: "boolean", short: "h", default: false },
@@ -28,7 +29,7 @@ const file = localStackFile();
 
 if (values.help) {
   process.stdout.write(`Usage: npm run sandbox -- [--regions a,b] [--seed N] [--accounts N] [--with-function]
-                          [--member-roles documented|organization-access]
+                          [--member-roles documented|organization-access] [--mode invitation|organization]
                           [--invitation-delay-ms N] [--email-verification-ms N]
 
 Starts the local SQS server with the stack's queues and the GuardDuty + Organizations + STS sandbox,
@@ -36,8 +37,8 @@ prints the operator's environment to export (for the AWS CLI and any AWS client)
 and runs until interrupted (Ctrl-C). While it runs, ${file}
 ($GUARDDUTY_ONBOARDING_LOCAL_STACK_FILE) describes it: \`gd-onboard --local\` and \`npm run invoke\`
 find it there without pasted exports. --with-function also runs the onboard function on the queues, as
-Lambda's event source would. --member-roles, --invitation-delay-ms and --email-verification-ms are
-those of \`npm start\` (see its --help).
+Lambda's event source would. --mode, --member-roles, --invitation-delay-ms and --email-verification-ms
+are those of \`npm start\` (see its --help).
 `);
   process.exit(0);
 }
@@ -47,7 +48,7 @@ const memberRoles = memberRoleScenario(values["member-roles"]);
 const local = await startLocalStack({
   regions,
   memberRoles,
-  params: memberRoleParams(memberRoles),
+  params: { ...memberRoleParams(memberRoles), ...membershipModeParams(values.mode) },
   // The organization also holds the accounts the samples in events/ name, so they can be sent as they are.
   sandbox: {
     seed: Number(values.seed),

@@ -15,7 +15,7 @@ import {
   readEvents,
   readMessages,
 } from "./inputs.ts";
-import { startLocalStack } from "./local-stack.ts";
+import { membershipModeParams, startLocalStack } from "./local-stack.ts";
 import { OutcomeTally, renderSummary, summarize } from "./summary.ts";
 
 const HELP = `Usage: npm start -- [options]
@@ -33,6 +33,9 @@ sandbox, Lambda's SQS event source) and prints what happened.
   --faults JSON     sandbox faults, e.g. '{"latencyMs":20,"serverErrorRate":0.1,
                     "guardDutyThrottle":{"ratePerSecond":5,"burst":5},"organizationsThrottle":{...},
                     "internalErrorRate":0.05}' plus event-source faults "crashRate", "duplicateRate"
+  --mode M          membershipMode: "invitation" (default: CreateMembers + InviteMembers, the member side
+                    accepts) or "organization" (the stack's account is the seeded delegated administrator:
+                    CreateMembers alone enables each account; no invitation, no AssumeRole)
   --member-roles R  the roles member accounts hold: "documented" (default: member-role/template.yml's,
                     trusting the onboard function) or "organization-access" (only
                     OrganizationAccountAccessRole, which trusts the management account alone: the
@@ -60,6 +63,7 @@ async function main(): Promise<void> {
       faults: { type: "string" },
       seed: { type: "string", default: "42" },
       "member-roles": { type: "string", default: "documented" },
+      mode: { type: "string" },
       "invitation-delay-ms": { type: "string", default: "0" },
       "email-verification-ms": { type: "string", default: "0" },
       plans: { type: "string" },
@@ -104,7 +108,7 @@ async function main(): Promise<void> {
   const local = await startLocalStack({
     regions,
     memberRoles,
-    params: { ...memberRoleParams(memberRoles), ...plansParam },
+    params: { ...memberRoleParams(memberRoles), ...membershipModeParams(values.mode), ...plansParam },
     sandbox: {
       invitationDelayMs: integer("--invitation-delay-ms", values["invitation-delay-ms"]),
       emailVerificationMs: integer("--email-verification-ms", values["email-verification-ms"]),

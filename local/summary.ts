@@ -18,6 +18,10 @@ export interface RunSummary {
   readonly seed: number;
   readonly regions: readonly string[];
   readonly administratorAccountId: string;
+  /** The stage's `membershipMode`: `invitation` or `organization`. */
+  readonly membershipMode: string;
+  /** Organization mode: the regions where the stack's account is GuardDuty's delegated administrator. */
+  readonly delegatedAdministratorRegions: readonly string[];
   readonly published: number;
   readonly wallTimeMs: number;
   /** Outcome decisions logged by the function (an account retried then invited counts in both). */
@@ -126,6 +130,10 @@ export async function summarize(
     seed: run.seed,
     regions: run.regions,
     administratorAccountId: sandbox.administratorAccountId,
+    membershipMode: local.stack.params.membershipMode ?? "invitation",
+    delegatedAdministratorRegions: run.regions.filter(
+      (region) => sandbox.delegatedAdministrator(region) === sandbox.administratorAccountId,
+    ),
     published: run.published,
     wallTimeMs: run.wallTimeMs,
     outcomes: tally.outcomes,
@@ -204,7 +212,10 @@ export function renderSummary(summary: RunSummary): string {
   const lines: string[] = [];
   const seconds = (summary.wallTimeMs / 1000).toFixed(1);
   lines.push(
-    `GuardDuty onboarding, local run — seed ${summary.seed}, administrator ${summary.administratorAccountId}`,
+    `GuardDuty onboarding, local run — seed ${summary.seed}, administrator ${summary.administratorAccountId}, ` +
+      (summary.membershipMode === "organization"
+        ? `organization mode (delegated administrator in ${summary.delegatedAdministratorRegions.join(", ") || "no region"}: CreateMembers alone, no invitation, no AssumeRole)`
+        : "invitation mode (CreateMembers + InviteMembers, the member side accepts)"),
     `Published ${summary.published} messages; drained in ${seconds} s ` +
       `(${summary.eventSource.invocations} invocations, ${summary.eventSource.coldStarts} cold starts, ` +
       `${summary.eventSource.failedInvocations} failed).`,

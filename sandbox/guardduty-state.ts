@@ -82,7 +82,78 @@ export const GuardDutyText = {
   /** GetMemberDetectors / UpdateMemberDetectors for a member without a detector in the region (unsourced). */
   memberHasNoDetector:
     "The request is rejected because the given member account ID does not have a detector in the current Region.",
+  /** A non-delegated account's organization configuration calls (aws-security-reference-architecture-examples issue 141). */
+  notOrganizationAdministrator:
+    "The request failed because you do not have required AWS Organization master permission.",
+  /** As the management account's CreateMembers result words it ("…organization master must first enable GuardDuty…"). */
+  managementMustEnableGuardDuty:
+    "The request is rejected because the organization's management account must first enable GuardDuty in this Region.",
+  // The texts below have no public source we could find: plausible wording, in GuardDuty's style.
+  anotherDelegatedAdministrator:
+    "The request is rejected because the organization already has a GuardDuty delegated administrator account in this Region.",
+  notDelegatedAdministrator:
+    "The request is rejected because the given account ID is not the GuardDuty delegated administrator of the organization.",
+  notOrganizationAccount:
+    "The request is rejected because the given account ID is not a member of the organization.",
+  organizationMemberNotInvited:
+    "The request is rejected because the given account ID is a member of the organization: its delegated administrator enables it with CreateMembers, without an invitation.",
+  autoEnableAll:
+    "The request is rejected because the organization's auto-enable configuration is ALL: an organization member cannot be deleted or disassociated while it applies.",
 } as const;
+
+/** Model `AutoEnableMembers` (organization) and `OrgFeatureStatus` (each feature). */
+export type AutoEnable = "NEW" | "ALL" | "NONE";
+
+/** Model `OrgFeature`. */
+export const ORGANIZATION_FEATURES = [
+  "S3_DATA_EVENTS",
+  "EKS_AUDIT_LOGS",
+  "EBS_MALWARE_PROTECTION",
+  "RDS_LOGIN_EVENTS",
+  "LAMBDA_NETWORK_LOGS",
+  "EKS_RUNTIME_MONITORING",
+  "RUNTIME_MONITORING",
+] as const;
+export type OrganizationFeatureName = (typeof ORGANIZATION_FEATURES)[number];
+
+/** Model `OrgFeatureAdditionalConfiguration`, per feature that has any. */
+export const ADDITIONAL_CONFIGURATIONS: Readonly<
+  Partial<Record<OrganizationFeatureName, readonly string[]>>
+> = {
+  EKS_RUNTIME_MONITORING: ["EKS_ADDON_MANAGEMENT"],
+  RUNTIME_MONITORING: ["EKS_ADDON_MANAGEMENT", "ECS_FARGATE_AGENT_MANAGEMENT", "EC2_AGENT_MANAGEMENT"],
+};
+
+/** Model `OrganizationFeatureConfigurationResult`. */
+export interface OrganizationFeature {
+  readonly name: OrganizationFeatureName;
+  autoEnable: AutoEnable;
+  readonly additionalConfiguration: { readonly name: string; autoEnable: AutoEnable }[];
+}
+
+/** A region's organization configuration, kept by the delegated administrator of that region. */
+export interface OrganizationConfiguration {
+  autoEnableOrganizationMembers: AutoEnable;
+  readonly features: OrganizationFeature[];
+}
+
+/** The change UpdateOrganizationConfiguration asks for (features merged by name). */
+export interface OrganizationConfigurationUpdate {
+  readonly autoEnableOrganizationMembers: AutoEnable;
+  readonly features?: readonly {
+    readonly name: OrganizationFeatureName;
+    readonly autoEnable?: AutoEnable;
+    readonly additionalConfiguration?: readonly { readonly name: string; readonly autoEnable?: AutoEnable }[];
+  }[];
+}
+
+/** A GuardDuty delegated administrator of a region (ListOrganizationAdminAccounts). */
+export interface Delegation {
+  readonly accountId: string;
+  readonly region: string;
+  /** Epoch ms. */
+  readonly since: number;
+}
 
 /** Statuses in which a member needs no invitation: it is associated, invited, or its e-mail is being verified. */
 const ASSOCIATED_OR_PENDING: ReadonlySet<RelationshipStatus> = new Set([
@@ -117,6 +188,8 @@ export interface MemberRecord {
   verifiedAt?: number;
   /** StopMonitoringMembers: the administrator stopped monitoring this member. */
   monitoringStopped?: boolean;
+  /** Enabled by the region's delegated administrator (CreateMembers alone): an organization member. */
+  viaOrganization?: boolean;
 }
 
 /** A per-account rejection, answered with HTTP 200 in `unprocessedAccounts`. */
@@ -129,6 +202,10 @@ export interface Unprocessed {
 export interface GuardDutyScenario {
   readonly seed: number;
   readonly mode: EnrolmentMode;
+  /** Regions where the administrator account is the organization's GuardDuty delegated administrator. */
+  readonly delegatedAdministratorRegions: readonly string[] | "*";
+  /** The organization configuration's `AutoEnableOrganizationMembers` where it is first read. */
+  readonly autoEnableOrganizationMembers: AutoEnable;
   readonly regionsWithoutDetector: readonly string[];
   readonly membersOfOtherAdministrator: readonly ForeignMembership[];
   readonly maxMembers: number;
@@ -138,6 +215,25 @@ export interface GuardDutyScenario {
   readonly emailVerificationMs: number;
   /** Accounts whose e-mail verification fails (their invitation ends EmailVerificationFailed). */
   readonly emailVerificationFailures: readonly string[];
+}
+
+/**
+ * A region's organization configuration before anyone updated it: the optional protection plans follow
+ * the organization's setting, Runtime Monitoring (and its deprecated EKS predecessor) stays off, as
+ * CreateDetector leaves them.
+ */
+function defaultOrganizationConfiguration(autoEnable: AutoEnable): OrganizationConfiguration {
+  return {
+    autoEnableOrganizationMembers: autoEnable,
+    features: ORGANIZATION_FEATURES.map((name) => ({
+      name,
+      autoEnable: name.endsWith("RUNTIME_MONITORING") ? "NONE" : autoEnable,
+      additionalConfiguration: (ADDITIONAL_CONFIGURATIONS[name] ?? []).map((extra) => ({
+        name: extra,
+        autoEnable: "NONE",
+      })),
+    })),
+  };
 }
 
 function badRequest(message: string): SandboxError {
@@ -156,6 +252,10 @@ export class GuardDutyState {
   private readonly invitationIds: Random;
   /** Detector id → its protection plans; a detector without an entry has the defaults of a CreateDetector without `features`. */
   private readonly featuresByDetector = new Map<string, DetectorFeatures>();
+  /** Region → its delegated administrator; `null` once the management account removed it. */
+  private readonly delegations = new Map<string, Delegation | null>();
+  /** Region → the organization configuration of its delegated administrator. */
+  private readonly organizationConfigurations = new Map<string, OrganizationConfiguration>();
 
   constructor(
     private readonly organization: Organization,
@@ -272,7 +372,16 @@ export class GuardDutyState {
     if (accountId === administratorId) {
       return reject(GuardDutyText.cannotInviteItself);
     }
-    if (this.member(administratorId, region, accountId) !== undefined) {
+    const existing = this.member(administratorId, region, accountId);
+    // The delegated administrator's CreateMembers (re-)enables an organization account it holds but that is
+    // not associated (Created, Removed, Resigned…): "organization members: CreateMembers only".
+    const byDelegation =
+      this.delegatedAdministrator(region)?.accountId === administratorId &&
+      this.organization.get(accountId) !== undefined;
+    if (
+      existing !== undefined &&
+      (!byDelegation || existing.status === "Enabled" || existing.status === "Disabled")
+    ) {
       return reject(GuardDutyText.alreadyMember);
     }
     if (this.otherAdministrator(accountId, region, administratorId) !== undefined) {
@@ -281,14 +390,15 @@ export class GuardDutyState {
     if (email === undefined || email === "") {
       return reject(GuardDutyText.emailMissing);
     }
-    if (this.recordsOf(administratorId, region).size >= this.scenario.maxMembers) {
+    if (existing === undefined && this.recordsOf(administratorId, region).size >= this.scenario.maxMembers) {
       return reject(GuardDutyText.memberLimit);
     }
     if (this.injectInternalError("CreateMembers", region)) {
       return reject(GuardDutyText.internalError);
     }
-    const enableDirectly =
-      this.scenario.mode === "organization" && this.organization.get(accountId) !== undefined;
+    // The region's delegated administrator enables an organization account at once; anyone else (and any
+    // account outside the organization) gets an invitation-mode member record.
+    const enableDirectly = byDelegation;
     const record: MemberRecord = {
       administratorId,
       accountId,
@@ -296,10 +406,25 @@ export class GuardDutyState {
       email,
       status: enableDirectly ? "Enabled" : "Created",
       updatedAt: this.timestamp(),
+      ...(enableDirectly && { viaOrganization: true }),
     };
     if (enableDirectly && this.detector(accountId, region) === undefined) {
-      // The delegated administrator enables GuardDuty in organization accounts it adds.
+      // The delegated administrator enables GuardDuty in organization accounts it adds, with the plans
+      // the organization configuration auto-enables (NEW or ALL) and the others off.
       this.putDetector(accountId, region);
+      const on = (autoEnable: AutoEnable) => (autoEnable === "NONE" ? "DISABLED" : "ENABLED");
+      this.configureFeatures(
+        accountId,
+        region,
+        this.organizationConfiguration(region).features.map((feature) => ({
+          name: feature.name,
+          status: on(feature.autoEnable),
+          additional: feature.additionalConfiguration.map((item) => ({
+            name: item.name as never,
+            status: on(item.autoEnable),
+          })),
+        })),
+      );
     }
     this.recordsOf(administratorId, region).set(accountId, record);
     return [];
@@ -325,6 +450,9 @@ export class GuardDutyState {
     }
     if (this.otherAdministrator(accountId, region, administratorId) !== undefined) {
       return reject(GuardDutyText.memberOfAnotherAdministrator);
+    }
+    if (this.isOrganizationMember(administratorId, region, record)) {
+      return reject(GuardDutyText.organizationMemberNotInvited);
     }
     // "…has already invited or is already the GuardDuty master…" (GuardDuty's unprocessed-account text): a member invited, being
     // verified or associated is not invited again, so a retried call whose answer was lost sends nothing twice.
@@ -355,6 +483,7 @@ export class GuardDutyState {
   deleteMember(administratorId: string, region: string, accountId: string): Unprocessed[] {
     const record = this.member(administratorId, region, accountId);
     if (record === undefined) return [{ accountId, result: GuardDutyText.notAssociated }];
+    if (this.lockedByAutoEnable(record)) return [{ accountId, result: GuardDutyText.autoEnableAll }];
     if (record.status === "Enabled" || record.status === "Disabled") {
       return [{ accountId, result: GuardDutyText.stillAssociated }];
     }
@@ -368,8 +497,121 @@ export class GuardDutyState {
     if (record === undefined) {
       return [{ accountId, result: GuardDutyText.notAssociated }];
     }
+    if (this.lockedByAutoEnable(record)) return [{ accountId, result: GuardDutyText.autoEnableAll }];
     this.setStatus(record, "Removed");
     return [];
+  }
+
+  /**
+   * The organization's GuardDuty delegated administrator in a region: the scenario's administrator
+   * account in `delegatedAdministratorRegions` until the management account changes it.
+   */
+  delegatedAdministrator(region: string): Delegation | undefined {
+    const explicit = this.delegations.get(region);
+    if (explicit !== undefined) return explicit ?? undefined;
+    const regions = this.scenario.delegatedAdministratorRegions;
+    return regions === "*" || regions.includes(region)
+      ? { accountId: this.organization.administratorAccountId, region, since: 0 }
+      : undefined;
+  }
+
+  /**
+   * The accounts that are GuardDuty's delegated administrator in at least one region, each with its
+   * earliest designation: Organizations lists them as guardduty.amazonaws.com's delegated administrators.
+   */
+  delegatedAccounts(): Delegation[] {
+    const regions = this.scenario.delegatedAdministratorRegions;
+    const seeded =
+      regions === "*" ? ["*"] : regions.filter((region) => this.delegations.get(region) !== null);
+    const all: Delegation[] = [
+      ...seeded.map((region) => ({ accountId: this.organization.administratorAccountId, region, since: 0 })),
+      ...[...this.delegations.values()].flatMap((delegation) => delegation ?? []),
+    ];
+    const byAccount = new Map<string, Delegation>();
+    for (const delegation of all) {
+      const known = byAccount.get(delegation.accountId);
+      if (known === undefined || delegation.since < known.since)
+        byAccount.set(delegation.accountId, delegation);
+    }
+    return [...byAccount.values()];
+  }
+
+  /** EnableOrganizationAdminAccount (management account only): designates the region's delegated administrator. */
+  enableOrganizationAdministrator(caller: string, region: string, adminAccountId: string): void {
+    this.requireManagement(caller);
+    if (this.organization.get(adminAccountId) === undefined) {
+      throw badRequest(GuardDutyText.notOrganizationAccount);
+    }
+    if (this.detector(caller, region) === undefined) {
+      throw badRequest(GuardDutyText.managementMustEnableGuardDuty);
+    }
+    const current = this.delegatedAdministrator(region);
+    if (current?.accountId === adminAccountId) return;
+    if (current !== undefined) throw badRequest(GuardDutyText.anotherDelegatedAdministrator);
+    this.delegations.set(region, { accountId: adminAccountId, region, since: this.now() });
+  }
+
+  /** DisableOrganizationAdminAccount (management account only). */
+  disableOrganizationAdministrator(caller: string, region: string, adminAccountId: string): void {
+    this.requireManagement(caller);
+    if (this.delegatedAdministrator(region)?.accountId !== adminAccountId) {
+      throw badRequest(GuardDutyText.notDelegatedAdministrator);
+    }
+    this.delegations.set(region, null);
+  }
+
+  /** ListOrganizationAdminAccounts (management account only): at most one per region (model `AdminAccounts` max 1). */
+  organizationAdministrators(caller: string, region: string): Delegation[] {
+    this.requireManagement(caller);
+    const delegation = this.delegatedAdministrator(region);
+    return delegation === undefined ? [] : [delegation];
+  }
+
+  /**
+   * The organization configuration of a region (its auto-enable settings and features), whoever asks:
+   * what the delegated administrator's DescribeOrganizationConfiguration answers, for applying its
+   * feature auto-enable to members' detectors.
+   */
+  organizationConfiguration(region: string): OrganizationConfiguration {
+    let configuration = this.organizationConfigurations.get(region);
+    if (configuration === undefined) {
+      configuration = defaultOrganizationConfiguration(this.scenario.autoEnableOrganizationMembers);
+      this.organizationConfigurations.set(region, configuration);
+    }
+    return configuration;
+  }
+
+  /** DescribeOrganizationConfiguration: for the region's delegated administrator only. */
+  describeOrganizationConfiguration(
+    caller: string,
+    region: string,
+  ): OrganizationConfiguration & { readonly memberAccountLimitReached: boolean } {
+    this.requireDelegatedAdministrator(caller, region);
+    return {
+      ...this.organizationConfiguration(region),
+      memberAccountLimitReached: this.recordsOf(caller, region).size >= this.scenario.maxMembers,
+    };
+  }
+
+  /** UpdateOrganizationConfiguration: for the region's delegated administrator only; features merge by name. */
+  updateOrganizationConfiguration(
+    caller: string,
+    region: string,
+    update: OrganizationConfigurationUpdate,
+  ): void {
+    this.requireDelegatedAdministrator(caller, region);
+    const configuration = this.organizationConfiguration(region);
+    configuration.autoEnableOrganizationMembers = update.autoEnableOrganizationMembers;
+    for (const change of update.features ?? []) {
+      const feature = configuration.features.find((f) => f.name === change.name);
+      if (feature === undefined) continue;
+      if (change.autoEnable !== undefined) feature.autoEnable = change.autoEnable;
+      for (const extra of change.additionalConfiguration ?? []) {
+        const current = feature.additionalConfiguration.find((c) => c.name === extra.name);
+        if (current === undefined) throw badRequest(GuardDutyText.invalidInput);
+        if (extra.autoEnable !== undefined) current.autoEnable = extra.autoEnable;
+      }
+    }
   }
 
   /** StopMonitoringMembers / StartMonitoringMembers for one associated member: Disabled ↔ Enabled. */
@@ -542,6 +784,35 @@ export class GuardDutyState {
     const at = this.now();
     applyFeatures(this.detectorFeatures(detector), features, at);
     if (features.length > 0) detector.updatedAt = this.timestamp();
+  }
+
+  private requireManagement(caller: string): void {
+    if (caller !== this.organization.managementAccountId) {
+      throw badRequest(GuardDutyText.notOrganizationAdministrator);
+    }
+  }
+
+  private requireDelegatedAdministrator(caller: string, region: string): void {
+    if (this.delegatedAdministrator(region)?.accountId !== caller) {
+      throw badRequest(GuardDutyText.notOrganizationAdministrator);
+    }
+  }
+
+  /** An organization member of the region's delegated administrator (enabled by it, or in its organization). */
+  private isOrganizationMember(administratorId: string, region: string, record: MemberRecord): boolean {
+    return (
+      record.viaOrganization === true ||
+      (this.delegatedAdministrator(region)?.accountId === administratorId &&
+        this.organization.get(record.accountId) !== undefined)
+    );
+  }
+
+  /** With auto-enable ALL, the delegated administrator cannot delete or disassociate organization members. */
+  private lockedByAutoEnable(record: MemberRecord): boolean {
+    return (
+      this.isOrganizationMember(record.administratorId, record.region, record) &&
+      this.organizationConfiguration(record.region).autoEnableOrganizationMembers === "ALL"
+    );
   }
 
   /** The account's member records under every administrator in a region. */

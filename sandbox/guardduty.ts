@@ -22,10 +22,15 @@ import {
   validateFeatures,
 } from "./guardduty-features.ts";
 import {
+  ADDITIONAL_CONFIGURATIONS,
+  type AutoEnable,
   type Detector,
   type GuardDutyState,
   GuardDutyText,
   type MemberRecord,
+  ORGANIZATION_FEATURES,
+  type OrganizationConfigurationUpdate,
+  type OrganizationFeatureName,
   type Unprocessed,
 } from "./guardduty-state.ts";
 import {
@@ -124,6 +129,28 @@ export class GuardDutyService implements WireService {
       route("POST", `${detector}/member/stop`, "StopMonitoringMembers", (c) => this.forEachMember(c, "stop")),
       route("POST", `${detector}/member/start`, "StartMonitoringMembers", (c) =>
         this.forEachMember(c, "start"),
+      ),
+      // The organization: its delegated administrator (management account) and configuration (delegated administrator).
+      route("POST", "/admin/enable", "EnableOrganizationAdminAccount", (c) =>
+        this.organizationAdmin(c, true),
+      ),
+      route("POST", "/admin/disable", "DisableOrganizationAdminAccount", (c) =>
+        this.organizationAdmin(c, false),
+      ),
+      route("GET", "/admin", "ListOrganizationAdminAccounts", (c) =>
+        paginate(
+          this.state
+            .organizationAdministrators(c.caller, c.region)
+            .map((d) => ({ adminAccountId: d.accountId, adminStatus: "ENABLED" })),
+          c.request.query,
+          "adminAccounts",
+        ),
+      ),
+      route("GET", `${detector}/admin`, "DescribeOrganizationConfiguration", (c) =>
+        this.describeOrganizationConfiguration(c),
+      ),
+      route("POST", `${detector}/admin`, "UpdateOrganizationConfiguration", (c) =>
+        this.updateOrganizationConfiguration(c),
       ),
       route("GET", "/invitation", "ListInvitations", (c) => this.listInvitations(c)),
       route("GET", "/invitation/count", "GetInvitationsCount", (c) => ({
@@ -336,6 +363,91 @@ export class GuardDutyService implements WireService {
 
   private deleteDetector(call: Call): unknown {
     this.state.deleteDetector(call.caller, call.region, call.detectorId);
+    return {};
+  }
+
+  private organizationAdmin(call: Call, enable: boolean): unknown {
+    const adminAccountId = accountId12(call.body().adminAccountId);
+    if (enable) this.state.enableOrganizationAdministrator(call.caller, call.region, adminAccountId);
+    else this.state.disableOrganizationAdministrator(call.caller, call.region, adminAccountId);
+    return {};
+  }
+
+  private describeOrganizationConfiguration(call: Call): unknown {
+    this.state.requireDetector(call.caller, call.region, call.detectorId);
+    // Model `MaxResults` 1–50: every feature fits one page, so nextToken is never answered.
+    paginate([], call.request.query, "features");
+    const configuration = this.state.describeOrganizationConfiguration(call.caller, call.region);
+    return {
+      autoEnable: configuration.autoEnableOrganizationMembers !== "NONE",
+      memberAccountLimitReached: configuration.memberAccountLimitReached,
+      autoEnableOrganizationMembers: configuration.autoEnableOrganizationMembers,
+      features: configuration.features.map((feature) => ({
+        name: feature.name,
+        autoEnable: feature.autoEnable,
+        ...(feature.additionalConfiguration.length > 0 && {
+          additionalConfiguration: feature.additionalConfiguration.map((extra) => ({
+            name: extra.name,
+            autoEnable: extra.autoEnable,
+          })),
+        }),
+      })),
+    };
+  }
+
+  /** Model `UpdateOrganizationConfigurationRequest`: `autoEnableOrganizationMembers` or `autoEnable`, not both. */
+  private updateOrganizationConfiguration(call: Call): unknown {
+    this.state.requireDetector(call.caller, call.region, call.detectorId);
+    const body = call.body();
+    if (body.autoEnableOrganizationMembers !== undefined && body.autoEnable !== undefined) {
+      throw badRequest("Provide autoEnableOrganizationMembers or autoEnable, not both.");
+    }
+    let members: AutoEnable;
+    if (body.autoEnableOrganizationMembers !== undefined) {
+      members = autoEnableValue(body.autoEnableOrganizationMembers, "autoEnableOrganizationMembers");
+    } else if (typeof body.autoEnable === "boolean") {
+      members = body.autoEnable ? "NEW" : "NONE";
+    } else {
+      throw badRequest("autoEnableOrganizationMembers or autoEnable is required.");
+    }
+    const features = body.features === undefined ? [] : unboundedList(body.features, "features");
+    const update: OrganizationConfigurationUpdate = {
+      autoEnableOrganizationMembers: members,
+      features: features.map((raw) => {
+        if (!isRecord(raw) || !ORGANIZATION_FEATURES.includes(raw.name as OrganizationFeatureName)) {
+          throw badRequest(`features[].name must be one of ${ORGANIZATION_FEATURES.join(", ")}.`);
+        }
+        const name = raw.name as OrganizationFeatureName;
+        const allowed = ADDITIONAL_CONFIGURATIONS[name] ?? [];
+        const extras =
+          raw.additionalConfiguration === undefined
+            ? []
+            : unboundedList(raw.additionalConfiguration, "additionalConfiguration");
+        return {
+          name,
+          autoEnable:
+            raw.autoEnable === undefined ? undefined : autoEnableValue(raw.autoEnable, "autoEnable"),
+          additionalConfiguration: extras.map((extra) => {
+            if (!isRecord(extra) || typeof extra.name !== "string" || !allowed.includes(extra.name)) {
+              throw badRequest(
+                `additionalConfiguration[].name of ${name} must be one of ${allowed.join(", ") || "none"}.`,
+              );
+            }
+            return {
+              name: extra.name,
+              autoEnable:
+                extra.autoEnable === undefined ? undefined : autoEnableValue(extra.autoEnable, "autoEnable"),
+            };
+          }),
+        };
+      }),
+    };
+    const names = new Set(update.features?.map((f) => f.name));
+    if (names.has("RUNTIME_MONITORING") && names.has("EKS_RUNTIME_MONITORING")) {
+      // The model's documentation: specifying both causes an error.
+      throw badRequest("EKS_RUNTIME_MONITORING and RUNTIME_MONITORING cannot be specified together.");
+    }
+    this.state.updateOrganizationConfiguration(call.caller, call.region, update);
     return {};
   }
 
@@ -632,10 +744,27 @@ function list(value: unknown, name: string): unknown[] {
   if (!Array.isArray(value)) {
     throw badRequest(`${name} is required.`);
   }
-  if (value.length < 1 || value.length > MAX_IDS_PER_CALL) {
+  const items: unknown[] = value;
+  if (items.length < 1 || items.length > MAX_IDS_PER_CALL) {
     throw badRequest(
-      `${name} must contain between 1 and ${MAX_IDS_PER_CALL} items; ${value.length} items were given.`,
+      `${name} must contain between 1 and ${MAX_IDS_PER_CALL} items; ${items.length} items were given.`,
     );
+  }
+  return items;
+}
+
+/** A model list without length limits (`features`, `additionalConfiguration`). */
+function unboundedList(value: unknown, name: string): unknown[] {
+  if (!Array.isArray(value)) {
+    throw badRequest(`${name} must be a list.`);
+  }
+  return value;
+}
+
+/** Model `AutoEnableMembers` / `OrgFeatureStatus`. */
+function autoEnableValue(value: unknown, name: string): AutoEnable {
+  if (value !== "NEW" && value !== "ALL" && value !== "NONE") {
+    throw badRequest(`${name} must be one of NEW, ALL, NONE.`);
   }
   return value;
 }

@@ -15,6 +15,15 @@ import {
 } from "./http.ts";
 import type { OrgAccount, Organization } from "./scenario.ts";
 
+/** A delegated administrator a service designated itself (GuardDuty's EnableOrganizationAdminAccount). */
+export interface ServiceDelegation {
+  readonly accountId: string;
+  /** Epoch ms; 0 when it was seeded. */
+  readonly since: number;
+}
+
+/** The service principal GuardDuty's delegated administrators are registered for. */
+export const GUARDDUTY_SERVICE_PRINCIPAL = "guardduty.amazonaws.com";
 export const ORGANIZATIONS_TARGET_PREFIX = "AWSOrganizationsV20161128.";
 const CONTENT_TYPE = "application/x-amz-json-1.1";
 /** Model `ListAccounts.MaxResults`: 1–20; pages hold at most 20 accounts. */
@@ -34,10 +43,17 @@ export class OrganizationsService implements WireService {
   readonly name = "organizations";
   private readonly handlers: Readonly<Record<string, (input: Record<string, unknown>) => unknown>>;
 
-  constructor(private readonly organization: Organization) {
+  constructor(
+    private readonly organization: Organization,
+    /** The delegated administrators a service principal designated through its own API. */
+    private readonly serviceDelegations: (
+      servicePrincipal: string,
+    ) => readonly ServiceDelegation[] = () => [],
+  ) {
     this.handlers = {
       DescribeAccount: (input) => this.describeAccount(input),
       ListAccounts: (input) => this.listAccounts(input),
+      ListDelegatedAdministrators: (input) => this.listDelegatedAdministrators(input),
       DescribeOrganization: () => this.describeOrganization(),
     };
   }
@@ -64,7 +80,7 @@ export class OrganizationsService implements WireService {
       resource,
       run: () => {
         // Reading the organization is for its management account and its delegated administrators.
-        if (operation !== "DescribeOrganization" && !this.organization.canRead(caller)) {
+        if (operation !== "DescribeOrganization" && !this.canRead(caller)) {
           throw this.accessDenied("You don't have permissions to access this resource.");
         }
         return handler(input);
@@ -123,6 +139,42 @@ export class OrganizationsService implements WireService {
     );
   }
 
+  /** The management account and every delegated administrator, seeded or designated since (Organizations User Guide). */
+  private canRead(caller: string): boolean {
+    return (
+      this.organization.canRead(caller) ||
+      this.serviceDelegations(GUARDDUTY_SERVICE_PRINCIPAL).some((d) => d.accountId === caller)
+    );
+  }
+
+  /** Model `ListDelegatedAdministrators`: optional `ServicePrincipal` filter, pages of 1–20. */
+  private listDelegatedAdministrators(input: Record<string, unknown>): unknown {
+    const principal = input.ServicePrincipal;
+    if (
+      principal !== undefined &&
+      (typeof principal !== "string" || principal.length < 1 || principal.length > 128)
+    ) {
+      throw invalidInput("INVALID_INPUT", "ServicePrincipal must be a string of 1 to 128 characters.");
+    }
+    const delegations = new Map<string, number>();
+    const note = (accountId: string, since: number) =>
+      delegations.set(accountId, Math.min(since, delegations.get(accountId) ?? Number.POSITIVE_INFINITY));
+    for (const seeded of this.organization.delegatedAdministrators) {
+      if (principal === undefined || seeded.servicePrincipal === principal) note(seeded.accountId, 0);
+    }
+    const principals = principal === undefined ? [GUARDDUTY_SERVICE_PRINCIPAL] : [principal];
+    for (const servicePrincipal of principals) {
+      for (const d of this.serviceDelegations(servicePrincipal)) note(d.accountId, d.since);
+    }
+    const administrators = [...delegations].flatMap(([accountId, since]) => {
+      const account = this.organization.get(accountId);
+      if (account === undefined) return [];
+      const enabledAt = Math.max(since, account.joinedAt);
+      return [{ ...(this.toAccount(account) as object), DelegationEnabledDate: enabledAt / 1000 }];
+    });
+    return this.page(administrators, input, "DelegatedAdministrators");
+  }
+
   private describeAccount(input: Record<string, unknown>): unknown {
     const id = input.AccountId;
     if (typeof id !== "string" || !ACCOUNT_ID.test(id)) {
@@ -136,6 +188,15 @@ export class OrganizationsService implements WireService {
   }
 
   private listAccounts(input: Record<string, unknown>): unknown {
+    return this.page(
+      this.organization.list().map((account) => this.toAccount(account)),
+      input,
+      "Accounts",
+    );
+  }
+
+  /** `MaxResults` 1–20 and an opaque `NextToken`, as the list operations page. */
+  private page(items: readonly unknown[], input: Record<string, unknown>, field: string): unknown {
     const max = input.MaxResults ?? MAX_ACCOUNTS_PER_PAGE;
     if (typeof max !== "number" || !Number.isInteger(max) || max < 1 || max > MAX_ACCOUNTS_PER_PAGE) {
       throw invalidInput(
@@ -144,11 +205,10 @@ export class OrganizationsService implements WireService {
       );
     }
     const start = decodeToken(input.NextToken);
-    const accounts = this.organization.list();
     const end = start + max;
     return {
-      Accounts: accounts.slice(start, end).map((account) => this.toAccount(account)),
-      NextToken: end < accounts.length ? Buffer.from(`offset:${end}`).toString("base64url") : undefined,
+      [field]: items.slice(start, end),
+      NextToken: end < items.length ? Buffer.from(`offset:${end}`).toString("base64url") : undefined,
     };
   }
 

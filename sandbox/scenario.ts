@@ -59,8 +59,20 @@ export interface ScenarioOptions {
   readonly managementAccountId?: string;
   /** GuardDuty administrator (security) account, the caller of unknown access keys; default `222222222222`. */
   readonly administratorAccountId?: string;
-  /** Default "invitation": CreateMembers → Created, InviteMembers → Invited, member accepts → Enabled. */
+  /**
+   * Default "invitation": CreateMembers → Created, InviteMembers → Invited, member accepts → Enabled.
+   * "organization": the administrator account is the organization's GuardDuty delegated administrator
+   * (in `delegatedAdministratorRegions`), so its CreateMembers enables an organization account at once.
+   */
   readonly mode?: EnrolmentMode;
+  /**
+   * Regions where the administrator account is GuardDuty's delegated administrator (as the management
+   * account's EnableOrganizationAdminAccount makes it), `"*"` for every region. Default: every region in
+   * organization mode, none in invitation mode. Elsewhere its CreateMembers behaves as in invitation mode.
+   */
+  readonly delegatedAdministratorRegions?: readonly string[] | "*";
+  /** The organization configuration's `AutoEnableOrganizationMembers` in every region; default "NEW". */
+  readonly autoEnableOrganizationMembers?: "NEW" | "ALL" | "NONE";
   /** Regions where the administrator has no detector (GuardDuty not enabled there). */
   readonly regionsWithoutDetector?: readonly string[];
   /** Accounts that are members of another administrator. */

@@ -14,7 +14,11 @@ import { Counters } from "./counters.ts";
 import { FaultInjector, type FaultOptions } from "./faults.ts";
 import { GuardDutyService } from "./guardduty.ts";
 import type { FeatureSummary } from "./guardduty-features.ts";
-import { GuardDutyState, type RelationshipStatus } from "./guardduty-state.ts";
+import {
+  GuardDutyState,
+  type OrganizationConfiguration,
+  type RelationshipStatus,
+} from "./guardduty-state.ts";
 import { readRequest, SandboxError, type SandboxRequest, sleep, type WireService } from "./http.ts";
 import { type AuthorizationRecord, Authorizer } from "./iam.ts";
 import {
@@ -24,7 +28,11 @@ import {
   type PrincipalInput,
   type RoleInput,
 } from "./identity.ts";
-import { isOrganizationsRequest, OrganizationsService } from "./organizations.ts";
+import {
+  GUARDDUTY_SERVICE_PRINCIPAL,
+  isOrganizationsRequest,
+  OrganizationsService,
+} from "./organizations.ts";
 import { type AccountInput, type OrgAccount, Organization, type ScenarioOptions } from "./scenario.ts";
 import { isStsRequest, StsService } from "./sts.ts";
 
@@ -91,6 +99,10 @@ export interface Sandbox {
   status(accountId: string, region: string): RelationshipStatus | undefined;
   /** The administrator's members: account id → region → relationship status. */
   memberStatuses(): Readonly<Record<string, Readonly<Record<string, RelationshipStatus>>>>;
+  /** The organization's GuardDuty delegated administrator in a region (EnableOrganizationAdminAccount). */
+  delegatedAdministrator(region: string): string | undefined;
+  /** A region's organization configuration (auto-enable of members and of each feature), as the sandbox keeps it. */
+  organizationConfiguration(region: string): OrganizationConfiguration;
   /** The account's detector id in a region; undefined where it has none. */
   detectorId(accountId: string, region: string): string | undefined;
   /** The protection plans of the account's detector in a region; undefined where it has none. */
@@ -120,6 +132,9 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     {
       seed,
       mode: options.mode ?? "invitation",
+      delegatedAdministratorRegions:
+        options.delegatedAdministratorRegions ?? (options.mode === "organization" ? "*" : []),
+      autoEnableOrganizationMembers: options.autoEnableOrganizationMembers ?? "NEW",
       regionsWithoutDetector: options.regionsWithoutDetector ?? [],
       membersOfOtherAdministrator: options.membersOfOtherAdministrator ?? [],
       maxMembers: options.maxMembers ?? 5000,
@@ -132,7 +147,9 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     now,
   );
   const guardDuty = new GuardDutyService(state, { missingEmail: options.missingEmail ?? "bad-request" });
-  const organizations = new OrganizationsService(organization);
+  const organizations = new OrganizationsService(organization, (servicePrincipal) =>
+    servicePrincipal === GUARDDUTY_SERVICE_PRINCIPAL ? state.delegatedAccounts() : [],
+  );
   const identities = new Identities((accountId) =>
     organization.get(accountId) === undefined ? undefined : organization.id,
   );
@@ -315,6 +332,8 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     },
     detectorId: (accountId, region) => state.detector(accountId, region)?.id,
     features: (accountId, region) => state.featuresOf(accountId, region),
+    delegatedAdministrator: (region) => state.delegatedAdministrator(region)?.accountId,
+    organizationConfiguration: (region) => state.organizationConfiguration(region),
     registerCredentials: (accessKeyId, accountId) => {
       identities.registerAdministrator(accessKeyId, accountId);
     },

@@ -103,6 +103,40 @@ export const UNPROCESSED_RULES: readonly Rule[] = [
   },
 ];
 
+/**
+ * What GuardDuty answers an account that is not the organization's delegated administrator in the region
+ * when it asks for the organization configuration ("…you do not have required AWS Organization master
+ * permission", seen on UpdateOrganizationConfiguration; the sandbox also words it "…is not the GuardDuty
+ * delegated administrator…"). Organization mode checks it before CreateMembers: a non-delegated account's
+ * CreateMembers would silently create invitation-mode members (Created), never Enabled ones.
+ */
+export const NOT_DELEGATED_ADMINISTRATOR: Rule = {
+  pattern:
+    /organi[sz]ation master permission|not the (guardduty )?delegated administrator|not (a|the) delegated admin/i,
+  verdict: "dead-letter",
+  reason: "not-delegated-administrator",
+  action:
+    "Organization mode, but the stack's account is not GuardDuty's delegated administrator in this region: from the management account run `aws guardduty enable-organization-admin-account --admin-account-id <stack account> --region <region>` (or deploy with membershipMode=invitation), then replay.",
+};
+
+/**
+ * Classifies the answer to the organization-mode check (DescribeOrganizationConfiguration): a 4xx whose
+ * text says the caller is not the delegated administrator is `not-delegated-administrator`; anything
+ * else as any other error.
+ */
+export function classifyDelegationError(error: unknown): Decision {
+  const { message = "", $metadata } = (error ?? {}) as ErrorLike;
+  const status = $metadata?.httpStatusCode ?? 0;
+  const decision = classifyError(error);
+  if (
+    (decision.reason === "rejected-by-guardduty" || (status >= 400 && status < 500)) &&
+    NOT_DELEGATED_ADMINISTRATOR.pattern.test(message)
+  ) {
+    return { verdict: NOT_DELEGATED_ADMINISTRATOR.verdict, reason: NOT_DELEGATED_ADMINISTRATOR.reason };
+  }
+  return decision;
+}
+
 /** A result text no rule knows: retried while attempts remain (then `retries-exhausted`). */
 export const UNKNOWN_RESULT: Decision = { verdict: "retry", reason: "unrecognized-result" };
 
@@ -262,7 +296,12 @@ export const OTHER_REASONS: readonly (Decision & { readonly action: string })[] 
 /** Every reason code with its outcome and operator action, one row per code (README table). */
 export function reasonTable(): { reason: string; verdict: Verdict; action: string }[] {
   const rows = new Map<string, { reason: string; verdict: Verdict; action: string }>();
-  for (const { reason, verdict, action } of [...UNPROCESSED_RULES, ...ERROR_RULES, ...OTHER_REASONS]) {
+  for (const { reason, verdict, action } of [
+    ...UNPROCESSED_RULES,
+    ...ERROR_RULES,
+    NOT_DELEGATED_ADMINISTRATOR,
+    ...OTHER_REASONS,
+  ]) {
     if (!rows.has(reason)) rows.set(reason, { reason, verdict, action });
   }
   return [...rows.values()];

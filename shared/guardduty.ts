@@ -1,4 +1,5 @@
 import {
+  DescribeOrganizationConfigurationCommand,
   GetMembersCommand,
   type GuardDutyClient,
   ListDetectorsCommand,
@@ -94,4 +95,36 @@ export async function getMembers(
     members.push(...Members);
   }
   return members;
+}
+
+/** What the project reads of DescribeOrganizationConfiguration. */
+export interface OrganizationFacts {
+  readonly memberAccountLimitReached: boolean;
+  /** Each feature's auto-enable for the organization's members (`NEW`, `ALL`, `NONE`). */
+  readonly autoEnable: ReadonlyMap<string, string>;
+}
+
+/**
+ * Whether the caller is the organization's GuardDuty delegated administrator in the client's region, and
+ * whether it may add members: DescribeOrganizationConfiguration answers only the delegated administrator
+ * (others get a BadRequestException, see `classifyDelegationError`), with `MemberAccountLimitReached` and
+ * the features' auto-enable. ListOrganizationAdminAccounts would say more, but only the management
+ * account may call it (model documentation), so the stack's account cannot. Its callers keep what they
+ * need of it for the container's life: the delegation check (`members.ts`) and the profile check
+ * (`member-protection.ts`), one call each per region.
+ */
+export async function describeOrganization(
+  client: GuardDutyClient,
+  detectorId: string,
+  signal?: AbortSignal,
+): Promise<OrganizationFacts> {
+  const answer = await client.send(new DescribeOrganizationConfigurationCommand({ DetectorId: detectorId }), {
+    abortSignal: signal,
+  });
+  return {
+    memberAccountLimitReached: answer?.MemberAccountLimitReached === true,
+    autoEnable: new Map(
+      (answer?.Features ?? []).map((feature) => [feature.Name ?? "", feature.AutoEnable ?? "NONE"]),
+    ),
+  };
 }

@@ -1,5 +1,4 @@
 import {
-  DescribeOrganizationConfigurationCommand,
   GetMemberDetectorsCommand,
   type GuardDutyClient,
   type UnprocessedAccount,
@@ -7,7 +6,7 @@ import {
 } from "@aws-sdk/client-guardduty";
 import { classifyError, classifyResult } from "./classify.ts";
 import { chunk } from "./concurrency.ts";
-import { findDetector, getMembers, MAX_ACCOUNTS_PER_CALL } from "./guardduty.ts";
+import { describeOrganization, findDetector, getMembers, MAX_ACCOUNTS_PER_CALL } from "./guardduty.ts";
 import type { CellOutcome } from "./outcomes.ts";
 import { describeError, redact } from "./privacy.ts";
 import {
@@ -114,25 +113,26 @@ export class RegionProtection {
 
   /**
    * Organization mode: where the organization's auto-enable contradicts the profile, or the
-   * administrator's member quota is reached. Read once per container and region; members are still
-   * verified one by one, whatever it says.
+   * administrator's member quota is reached — from the answer the membership stage read
+   * (`describeOrganization`, once per container and region), reported once. Members are still verified
+   * one by one, whatever it says.
    */
   async organizationFindings(signal?: AbortSignal): Promise<OrganizationFinding[]> {
     if (this.#options.mode !== "organization" || this.#organizationChecked) return [];
     const detectorId = await this.#detector(signal);
     if (!detectorId) return [];
-    const answer = await this.#client.send(
-      new DescribeOrganizationConfigurationCommand({ DetectorId: detectorId }),
-      { abortSignal: signal },
+    const { memberAccountLimitReached, autoEnable } = await describeOrganization(
+      this.#client,
+      detectorId,
+      signal,
     );
     this.#organizationChecked = true;
     const region = this.#region;
     const findings: OrganizationFinding[] = [];
-    if (answer.MemberAccountLimitReached)
+    if (memberAccountLimitReached)
       findings.push({ region, finding: "MemberAccountLimitReached: no more members can be added" });
-    const autoEnable = new Map((answer.Features ?? []).map((feature) => [feature.Name, feature.AutoEnable]));
     for (const [name, { status }] of Object.entries(this.#plans)) {
-      const auto = autoEnable.get(name as never) ?? "NONE";
+      const auto = autoEnable.get(name) ?? "NONE";
       if (status === "ENABLED" && auto !== "ALL")
         findings.push({
           region,

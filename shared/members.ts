@@ -4,9 +4,15 @@ import {
   InviteMembersCommand,
   type UnprocessedAccount,
 } from "@aws-sdk/client-guardduty";
-import { classifyError, classifyResult, type Decision } from "./classify.ts";
+import { classifyDelegationError, classifyError, classifyResult, type Decision } from "./classify.ts";
 import { chunk } from "./concurrency.ts";
-import { findDetector, getMembers, MAX_ACCOUNTS_PER_CALL, NEEDS_NO_INVITATION } from "./guardduty.ts";
+import {
+  describeOrganization,
+  findDetector,
+  getMembers,
+  MAX_ACCOUNTS_PER_CALL,
+  NEEDS_NO_INVITATION,
+} from "./guardduty.ts";
 import type { CellOutcome } from "./outcomes.ts";
 import { describeError, redact } from "./privacy.ts";
 
@@ -31,6 +37,8 @@ export class RegionMembers {
   readonly #client: GuardDutyClient;
   readonly #options: MembershipOptions;
   #detectorId: string | undefined;
+  /** Organization mode: the delegated administrator's check passed once; it is not asked again. */
+  #delegated = false;
 
   constructor(client: GuardDutyClient, options: MembershipOptions) {
     this.#client = client;
@@ -65,6 +73,15 @@ export class RegionMembers {
       return outcomes;
     }
 
+    const organizationMode = this.#options.mode === "organization";
+    if (organizationMode) {
+      const refusal = await this.#checkDelegation(detectorId, signal);
+      if (refusal) {
+        settle(ids, refusal);
+        return outcomes;
+      }
+    }
+
     const created = await this.#isolating(accounts, async (part) => {
       const answer = await this.#client.send(
         new CreateMembersCommand({
@@ -76,7 +93,6 @@ export class RegionMembers {
       return answer.UnprocessedAccounts;
     });
 
-    const organizationMode = this.#options.mode === "organization";
     const toInvite: string[] = [];
     const toCheck: string[] = [];
     for (const [accountId, rejection] of created) {
@@ -124,6 +140,31 @@ export class RegionMembers {
       );
     }
     return outcomes;
+  }
+
+  /**
+   * Organization mode: only the region's delegated administrator enables accounts with CreateMembers
+   * alone; anyone else would create invitation-mode members that stay `Created`. So the first batch asks
+   * DescribeOrganizationConfiguration (one call per region per container; only a pass is cached, so a
+   * designation made later is seen on the next batch) and a refusal dead-letters the region's accounts as
+   * `not-delegated-administrator` before any CreateMembers.
+   */
+  async #checkDelegation(detectorId: string, signal?: AbortSignal): Promise<CellOutcome | undefined> {
+    if (this.#delegated) return undefined;
+    try {
+      const { memberAccountLimitReached } = await describeOrganization(this.#client, detectorId, signal);
+      if (memberAccountLimitReached) {
+        return {
+          outcome: "dead-letter",
+          reason: "member-limit-reached",
+          detail: "DescribeOrganizationConfiguration: MemberAccountLimitReached",
+        };
+      }
+      this.#delegated = true;
+      return undefined;
+    } catch (error) {
+      return fromRejection({ ...classifyDelegationError(error), detail: describeError(error) });
+    }
   }
 
   /** The administrator's detector in this region. Only a found id is cached: GuardDuty may be enabled later. */

@@ -200,6 +200,7 @@ describe("every call the integration tier made", () => {
         "guardduty:CreateMembers",
         "guardduty:InviteMembers",
         "guardduty:GetMembers",
+        "guardduty:DescribeOrganizationConfiguration",
         "guardduty:ListMembers",
         "guardduty:CreateDetector",
         "guardduty:ListInvitations",

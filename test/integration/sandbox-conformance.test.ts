@@ -20,9 +20,12 @@ import {
   DeleteDetectorCommand,
   DeleteInvitationsCommand,
   DeleteMembersCommand,
+  DescribeOrganizationConfigurationCommand,
+  DisableOrganizationAdminAccountCommand,
   DisassociateFromAdministratorAccountCommand,
   DisassociateFromMasterAccountCommand,
   DisassociateMembersCommand,
+  EnableOrganizationAdminAccountCommand,
   GetAdministratorAccountCommand,
   GetDetectorCommand,
   GetInvitationsCountCommand,
@@ -34,16 +37,20 @@ import {
   ListDetectorsCommand,
   ListInvitationsCommand,
   ListMembersCommand,
+  ListOrganizationAdminAccountsCommand,
   StartMonitoringMembersCommand,
   StopMonitoringMembersCommand,
   UpdateDetectorCommand,
   UpdateMemberDetectorsCommand,
   type UpdateMemberDetectorsCommandInput,
+  UpdateOrganizationConfigurationCommand,
+  type UpdateOrganizationConfigurationCommandInput,
 } from "@aws-sdk/client-guardduty";
 import {
   DescribeAccountCommand,
   DescribeOrganizationCommand,
   ListAccountsCommand,
+  ListDelegatedAdministratorsCommand,
   OrganizationsClient,
 } from "@aws-sdk/client-organizations";
 import { AssumeRoleCommand, GetCallerIdentityCommand, STSClient } from "@aws-sdk/client-sts";
@@ -466,6 +473,122 @@ async function driveGuardDuty(workloads: readonly string[]): Promise<void> {
   );
 }
 
+/**
+ * The organization's side: the management account designates the administrator as GuardDuty's delegated
+ * administrator in REGION, which then reads and updates the organization configuration and enables an
+ * organization account with CreateMembers alone; at the end the designation is removed again.
+ */
+async function driveOrganizationMode(workloads: readonly string[]): Promise<void> {
+  const [, , , , , , , , m8 = "", m9 = ""] = workloads;
+  const admin = guardDuty();
+  const management = guardDuty(MANAGEMENT_KEY);
+  const AdminAccountId = sandbox.administratorAccountId;
+  const enable = () => management.send(new EnableOrganizationAdminAccountCommand({ AdminAccountId }));
+  await step("EnableOrganizationAdminAccount before the management account enables GuardDuty", enable);
+  await step("CreateDetector for the management account", () =>
+    management.send(new CreateDetectorCommand({ Enable: true })),
+  );
+  await step("EnableOrganizationAdminAccount", enable);
+  await step("EnableOrganizationAdminAccount again", enable);
+  await step("EnableOrganizationAdminAccount by the administrator", () =>
+    admin.send(new EnableOrganizationAdminAccountCommand({ AdminAccountId })),
+  );
+  await step(
+    "EnableOrganizationAdminAccount without AdminAccountId",
+    () => management.send(new EnableOrganizationAdminAccountCommand({} as never)),
+    { invalidRequest: true },
+  );
+  await faultPaths("guardduty", "EnableOrganizationAdminAccount", enable);
+
+  const listAdmins = (client = management, input = {}) =>
+    client.send(new ListOrganizationAdminAccountsCommand(input));
+  await step("ListOrganizationAdminAccounts", () => listAdmins());
+  await step("ListOrganizationAdminAccounts by the administrator", () => listAdmins(admin));
+  await step(
+    "ListOrganizationAdminAccounts MaxResults 51",
+    () => listAdmins(management, { MaxResults: 51 }),
+    {
+      invalidRequest: true,
+    },
+  );
+  await faultPaths("guardduty", "ListOrganizationAdminAccounts", () => listAdmins());
+
+  const DetectorId = sandbox.detectorId(AdminAccountId, REGION) ?? "";
+  const managementDetector = sandbox.detectorId(sandbox.managementAccountId, REGION) ?? "";
+  const describe = (client = admin, detector = DetectorId) =>
+    client.send(new DescribeOrganizationConfigurationCommand({ DetectorId: detector }));
+  await step("DescribeOrganizationConfiguration", () => describe());
+  await step("DescribeOrganizationConfiguration by a non-delegated account", () =>
+    describe(management, managementDetector),
+  );
+  await step("DescribeOrganizationConfiguration unknown detector", () => describe(admin, UNKNOWN_DETECTOR));
+  await step(
+    "DescribeOrganizationConfiguration MaxResults 51",
+    () => admin.send(new DescribeOrganizationConfigurationCommand({ DetectorId, MaxResults: 51 })),
+    { invalidRequest: true },
+  );
+  await faultPaths("guardduty", "DescribeOrganizationConfiguration", () => describe());
+
+  const update = (input: Partial<UpdateOrganizationConfigurationCommandInput>, client = admin) =>
+    client.send(new UpdateOrganizationConfigurationCommand({ DetectorId, ...input }));
+  const features: UpdateOrganizationConfigurationCommandInput["Features"] = [
+    { Name: "S3_DATA_EVENTS", AutoEnable: "ALL" },
+    {
+      Name: "RUNTIME_MONITORING",
+      AutoEnable: "NEW",
+      AdditionalConfiguration: [{ Name: "EC2_AGENT_MANAGEMENT", AutoEnable: "NEW" }],
+    },
+  ];
+  await step("UpdateOrganizationConfiguration", () =>
+    update({ AutoEnableOrganizationMembers: "ALL", Features: features }),
+  );
+  await step("UpdateOrganizationConfiguration with AutoEnable and AutoEnableOrganizationMembers", () =>
+    update({ AutoEnable: true, AutoEnableOrganizationMembers: "NEW" }),
+  );
+  await step("UpdateOrganizationConfiguration with both runtime monitorings", () =>
+    update({
+      AutoEnableOrganizationMembers: "ALL",
+      Features: [
+        { Name: "RUNTIME_MONITORING", AutoEnable: "NEW" },
+        { Name: "EKS_RUNTIME_MONITORING", AutoEnable: "NEW" },
+      ],
+    }),
+  );
+  await step(
+    "UpdateOrganizationConfiguration unknown feature",
+    () => update({ AutoEnableOrganizationMembers: "ALL", Features: [{ Name: "NOPE" as never }] }),
+    { invalidRequest: true },
+  );
+  await faultPaths("guardduty", "UpdateOrganizationConfiguration", () =>
+    update({ AutoEnableOrganizationMembers: "ALL" }),
+  );
+  await step("DescribeOrganizationConfiguration after the update", () => describe());
+
+  // As delegated administrator: CreateMembers enables m8 at once; inviting it, or deleting it under ALL, is refused.
+  await step("CreateMembers as delegated administrator", () =>
+    admin.send(new CreateMembersCommand({ DetectorId, AccountDetails: details([m8, m9]) })),
+  );
+  await step("InviteMembers of an organization member", () =>
+    admin.send(new InviteMembersCommand({ DetectorId, AccountIds: [m8] })),
+  );
+  await step("DeleteMembers of an organization member under ALL", () =>
+    admin.send(new DeleteMembersCommand({ DetectorId, AccountIds: [m8] })),
+  );
+  await step("DisassociateMembers of an organization member under ALL", () =>
+    admin.send(new DisassociateMembersCommand({ DetectorId, AccountIds: [m9] })),
+  );
+
+  const disable = () => management.send(new DisableOrganizationAdminAccountCommand({ AdminAccountId }));
+  await faultPaths("guardduty", "DisableOrganizationAdminAccount", disable);
+  await step("DisableOrganizationAdminAccount", disable);
+  await step("DisableOrganizationAdminAccount again", disable);
+  await step(
+    "DisableOrganizationAdminAccount without AdminAccountId",
+    () => management.send(new DisableOrganizationAdminAccountCommand({} as never)),
+    { invalidRequest: true },
+  );
+}
+
 async function driveOrganizations(workloads: readonly string[]): Promise<void> {
   const client = new OrganizationsClient({
     region: "us-east-1",
@@ -487,6 +610,17 @@ async function driveOrganizations(workloads: readonly string[]): Promise<void> {
   await step("ListAccounts MaxResults 0", () => listAccounts({ MaxResults: 0 }), { invalidRequest: true });
   await step("ListAccounts bad NextToken", () => listAccounts({ NextToken: "nope" }));
   await faultPaths("organizations", "ListAccounts", () => listAccounts());
+
+  const delegated = (input = {}) => client.send(new ListDelegatedAdministratorsCommand(input));
+  await step("ListDelegatedAdministrators", () =>
+    delegated({ ServicePrincipal: "guardduty.amazonaws.com", MaxResults: 1 }),
+  );
+  await step("ListDelegatedAdministrators every service", () => delegated());
+  await step("ListDelegatedAdministrators MaxResults 21", () => delegated({ MaxResults: 21 }), {
+    invalidRequest: true,
+  });
+  await step("ListDelegatedAdministrators bad NextToken", () => delegated({ NextToken: "nope" }));
+  await faultPaths("organizations", "ListDelegatedAdministrators", () => delegated());
 
   await step("DescribeOrganization", () => client.send(new DescribeOrganizationCommand({})));
   await faultPaths("organizations", "DescribeOrganization", () =>
@@ -563,6 +697,7 @@ beforeAll(async () => {
   const active = sandbox.accounts().filter((a) => a.state === "ACTIVE" && !reserved.includes(a.id));
   const workloads = active.map((account) => account.id);
   await driveGuardDuty(workloads);
+  await driveOrganizationMode(workloads);
   await driveOrganizations(workloads);
   await driveSts(active.filter((account) => account.joinedMethod === "CREATED").map((account) => account.id));
 });

@@ -398,6 +398,8 @@ describe("the features API other sandbox modules build on", () => {
       invitationDelayMs: 0,
       emailVerificationMs: 0,
       emailVerificationFailures: [],
+      delegatedAdministratorRegions: "*" as const,
+      autoEnableOrganizationMembers: "NEW" as const,
     };
     const state = new GuardDutyState(
       organization,

@@ -11,6 +11,10 @@ import {
   BadRequestException,
   CreateDetectorCommand,
   CreateMembersCommand,
+  DeleteMembersCommand,
+  DescribeOrganizationConfigurationCommand,
+  DisassociateMembersCommand,
+  EnableOrganizationAdminAccountCommand,
   GetMembersCommand,
   GuardDutyClient,
   InviteMembersCommand,
@@ -23,6 +27,7 @@ import {
   DescribeAccountCommand,
   DescribeOrganizationCommand,
   ListAccountsCommand,
+  ListDelegatedAdministratorsCommand,
   OrganizationsClient,
 } from "@aws-sdk/client-organizations";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -593,6 +598,93 @@ describe("scenario modes", () => {
     expect(orgMode.status(member, "us-east-1")).toBe("Enabled");
     expect(orgMode.status("123456789012", "us-east-1")).toBe("Created");
     expect(orgMode.counters.invitations()).toBe(0);
+  });
+
+  it("refuses, as delegated administrator, to invite an organization member, and under ALL to delete or disassociate it", async () => {
+    // Prepare
+    const orgMode = await started({
+      seed: SEED,
+      accountCount: 3,
+      mode: "organization",
+      autoEnableOrganizationMembers: "ALL",
+    });
+    const client = guardDuty(orgMode, "us-east-1");
+    const DetectorId = await detectorOf(client);
+    const member = orgMode.accounts()[2]?.id ?? "";
+    await client.send(
+      new CreateMembersCommand({
+        DetectorId,
+        AccountDetails: [{ AccountId: member, Email: "m@example.com" }],
+      }),
+    );
+
+    // Act
+    const invited = await client.send(new InviteMembersCommand({ DetectorId, AccountIds: [member] }));
+    const deleted = await client.send(new DeleteMembersCommand({ DetectorId, AccountIds: [member] }));
+    const removed = await client.send(new DisassociateMembersCommand({ DetectorId, AccountIds: [member] }));
+    const configuration = await client.send(new DescribeOrganizationConfigurationCommand({ DetectorId }));
+
+    // Assess
+    expect(invited.UnprocessedAccounts).toEqual([
+      { AccountId: member, Result: GuardDutyText.organizationMemberNotInvited },
+    ]);
+    expect(deleted.UnprocessedAccounts).toEqual([{ AccountId: member, Result: GuardDutyText.autoEnableAll }]);
+    expect(removed.UnprocessedAccounts).toEqual([{ AccountId: member, Result: GuardDutyText.autoEnableAll }]);
+    expect(orgMode.status(member, "us-east-1")).toBe("Enabled");
+    expect(configuration).toMatchObject({
+      AutoEnableOrganizationMembers: "ALL",
+      MemberAccountLimitReached: false,
+    });
+    expect(configuration.Features?.map((f) => f.Name)).toContain("RUNTIME_MONITORING");
+    expect(orgMode.organizationConfiguration("us-east-1").autoEnableOrganizationMembers).toBe("ALL");
+  });
+
+  it("behaves as invitation mode where the administrator is not the delegated administrator, until the management account designates it", async () => {
+    // Prepare
+    const orgMode = await started({
+      seed: SEED,
+      accountCount: 4,
+      mode: "organization",
+      delegatedAdministratorRegions: ["us-east-1"],
+      credentials: { AKIDMANAGEMENT: "111111111111" },
+    });
+    const region = "eu-west-1";
+    const client = guardDuty(orgMode, region);
+    const management = guardDuty(orgMode, region, { accessKeyId: "AKIDMANAGEMENT" });
+    const DetectorId = await detectorOf(client);
+    const [first = "", second = ""] = orgMode
+      .accounts()
+      .slice(2)
+      .map((a) => a.id);
+    const create = (AccountId: string) =>
+      client.send(
+        new CreateMembersCommand({ DetectorId, AccountDetails: [{ AccountId, Email: "m@example.com" }] }),
+      );
+    const designate = () =>
+      management.send(
+        new EnableOrganizationAdminAccountCommand({ AdminAccountId: orgMode.administratorAccountId }),
+      );
+
+    // Act
+    await create(first);
+    const before = orgMode.status(first, region);
+    const refused = await rejection(designate());
+    await management.send(new CreateDetectorCommand({ Enable: true }));
+    await designate();
+    await create(second);
+    const recreated = await create(first);
+    const listed = await organizations(orgMode).send(
+      new ListDelegatedAdministratorsCommand({ ServicePrincipal: "guardduty.amazonaws.com" }),
+    );
+
+    // Assess
+    expect(before).toBe("Created");
+    expect(refused).toBeInstanceOf(BadRequestException);
+    expect((refused as Error).message).toMatch(/must first enable GuardDuty/);
+    expect(orgMode.delegatedAdministrator(region)).toBe(orgMode.administratorAccountId);
+    expect(recreated.UnprocessedAccounts).toEqual([]);
+    expect([orgMode.status(first, region), orgMode.status(second, region)]).toEqual(["Enabled", "Enabled"]);
+    expect(listed.DelegatedAdministrators?.map((d) => d.Id)).toEqual([orgMode.administratorAccountId]);
   });
 });
 

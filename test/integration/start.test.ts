@@ -114,6 +114,34 @@ describe("npm start", () => {
     });
   }, 180_000);
 
+  it("runs the whole pipeline in organization mode with --mode organization: members Enabled, no invitation, no AssumeRole", async () => {
+    const { stdout } = await run(
+      "npm",
+      ["start", "--silent", "--", "--mode", "organization", "--json", "--logs", "/dev/null"],
+      { timeout: 120_000 },
+    );
+
+    const summary = JSON.parse(stdout) as RunSummary;
+    expect(summary.membershipMode).toBe("organization");
+    expect(summary.delegatedAdministratorRegions).toEqual([
+      "us-east-1",
+      "eu-west-1",
+      "ap-southeast-2",
+      "ca-central-1",
+    ]);
+    expect(summary.statusCounts["us-east-1"]?.Enabled).toBeGreaterThan(25);
+    expect(Object.keys(summary.statusCounts["eu-west-1"] ?? {})).toEqual(
+      expect.not.arrayContaining(["Invited"]),
+    );
+    expect(summary.outcomes.invited ?? 0).toBe(0);
+    expect(Object.keys(summary.apiCalls)).toEqual(
+      expect.not.arrayContaining(["InviteMembers", "AssumeRole"]),
+    );
+    expect(summary.apiCalls).toMatchObject({ CreateMembers: expect.any(Number) });
+    expect(summary.queues.AcceptQueue).toEqual({ visible: 0, inFlight: 0, delayed: 0 });
+    expect(summary.duplicateInvitations).toEqual([]);
+  }, 120_000);
+
   it("publishes raw bodies from an NDJSON file and names their accounts in the seeded organization", async () => {
     const dir = await mkdtemp(join(tmpdir(), "gd-onboard-start-"));
     const messages = join(dir, "bodies.ndjson");

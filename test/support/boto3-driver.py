@@ -755,6 +755,140 @@ def run(args):
         check=lambda r: expect_equal(r["DetectorIds"], [], "detectors"),
     )
 
+    # --- The organization's delegated administrator: designated by the management account, region by region. ---
+    gd_management = d.client("guardduty", args.management_key)
+    designate = {"AdminAccountId": administrator}
+    d.step(
+        "EnableOrganizationAdminAccount before the management account enables GuardDuty",
+        gd_management,
+        "EnableOrganizationAdminAccount",
+        designate,
+        expect="BadRequestException",
+    )
+    d.step("CreateDetector for the management account", gd_management, "CreateDetector", {"Enable": True})
+    d.step("EnableOrganizationAdminAccount", gd_management, "EnableOrganizationAdminAccount", designate)
+    d.step(
+        "EnableOrganizationAdminAccount without AdminAccountId",
+        gd_management,
+        "EnableOrganizationAdminAccount",
+        {},
+        expect="ParamValidationError",
+    )
+    d.step(
+        "ListOrganizationAdminAccounts",
+        gd_management,
+        "ListOrganizationAdminAccounts",
+        check=lambda r: expect_equal(
+            r["AdminAccounts"], [{"AdminAccountId": administrator, "AdminStatus": "ENABLED"}], "AdminAccounts"
+        ),
+    )
+    d.step(
+        "ListOrganizationAdminAccounts as the administrator",
+        admin,
+        "ListOrganizationAdminAccounts",
+        expect="BadRequestException",
+    )
+    d.step(
+        "ListDelegatedAdministrators for GuardDuty",
+        d.client("organizations", args.management_key),
+        "ListDelegatedAdministrators",
+        {"ServicePrincipal": "guardduty.amazonaws.com"},
+        check=lambda r: expect_equal(
+            [a["Id"] for a in r["DelegatedAdministrators"]], [administrator], "DelegatedAdministrators"
+        ),
+    )
+    d.step(
+        "ListDelegatedAdministrators as a member account",
+        d.client("organizations", key_b),
+        "ListDelegatedAdministrators",
+        expect="AccessDeniedException",
+    )
+    d.step(
+        "DescribeOrganizationConfiguration",
+        admin,
+        "DescribeOrganizationConfiguration",
+        {"DetectorId": detector},
+        check=lambda r: expect_equal(
+            (r["AutoEnableOrganizationMembers"], r["MemberAccountLimitReached"], len(r["Features"])),
+            ("NEW", False, 7),
+            "auto-enable, limit, features",
+        ),
+    )
+    d.step(
+        "DescribeOrganizationConfiguration unknown detector",
+        admin,
+        "DescribeOrganizationConfiguration",
+        {"DetectorId": UNKNOWN_DETECTOR},
+        expect="BadRequestException",
+    )
+    d.step(
+        "UpdateOrganizationConfiguration to ALL",
+        admin,
+        "UpdateOrganizationConfiguration",
+        {
+            "DetectorId": detector,
+            "AutoEnableOrganizationMembers": "ALL",
+            "Features": [
+                {
+                    "Name": "RUNTIME_MONITORING",
+                    "AutoEnable": "ALL",
+                    "AdditionalConfiguration": [{"Name": "ECS_FARGATE_AGENT_MANAGEMENT", "AutoEnable": "ALL"}],
+                }
+            ],
+        },
+    )
+    d.step(
+        "UpdateOrganizationConfiguration with an unknown auto-enable value",
+        admin,
+        "UpdateOrganizationConfiguration",
+        {"DetectorId": detector, "AutoEnableOrganizationMembers": "SOMETIMES"},
+        expect="BadRequestException",
+        invalid_request=True,
+    )
+    d.step(
+        "UpdateOrganizationConfiguration as the management account",
+        gd_management,
+        "UpdateOrganizationConfiguration",
+        {"DetectorId": detector, "AutoEnableOrganizationMembers": "ALL"},
+        expect="BadRequestException",
+    )
+    d.step(
+        "CreateMembers as delegated administrator enables the account",
+        admin,
+        "CreateMembers",
+        {"DetectorId": detector, "AccountDetails": [{"AccountId": m_c, "Email": f"owner+{m_c}@example.com"}]},
+        check=lambda r: expect_equal(unprocessed(r), [], "unprocessed accounts"),
+    )
+    d.step(
+        "GetMembers of the organization member",
+        admin,
+        "GetMembers",
+        {"DetectorId": detector, "AccountIds": [m_c]},
+        check=lambda r: expect_equal(member_statuses(r), {m_c: "Enabled"}, "statuses"),
+    )
+    d.step(
+        "InviteMembers of an organization member",
+        admin,
+        "InviteMembers",
+        {"DetectorId": detector, "AccountIds": [m_c]},
+        check=lambda r: expect_equal(unprocessed(r), [m_c], "unprocessed accounts"),
+    )
+    d.step(
+        "DeleteMembers of an organization member under ALL",
+        admin,
+        "DeleteMembers",
+        {"DetectorId": detector, "AccountIds": [m_c]},
+        check=lambda r: expect_equal(unprocessed(r), [m_c], "unprocessed accounts"),
+    )
+    d.step("DisableOrganizationAdminAccount", gd_management, "DisableOrganizationAdminAccount", designate)
+    d.step(
+        "DisableOrganizationAdminAccount again",
+        gd_management,
+        "DisableOrganizationAdminAccount",
+        designate,
+        expect="BadRequestException",
+    )
+
     # --- Throttling and server errors, from sandboxes that inject them on every call. ---
     throttled = args.throttling_endpoint
     failing = args.failing_endpoint

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { classifyError, classifyResult, reasonTable } from "#shared/classify";
+import { classifyDelegationError, classifyError, classifyResult, reasonTable } from "#shared/classify";
 
 describe("classifyResult (UnprocessedAccounts[].Result)", () => {
   it.each([
@@ -98,6 +98,41 @@ describe("classifyError (SDK errors after the SDK's own retries)", () => {
     [error("BadRequestException", 400), "dead-letter", "rejected-by-guardduty"],
   ])("%s → %s (%s)", (thrown, verdict, reason) => {
     expect(classifyError(thrown)).toEqual({ verdict, reason });
+  });
+});
+
+describe("classifyDelegationError (organization mode's DescribeOrganizationConfiguration)", () => {
+  const error = (name: string, status: number, message: string) =>
+    Object.assign(new Error(message), { name, $metadata: { httpStatusCode: status } });
+
+  it.each([
+    [
+      error(
+        "BadRequestException",
+        400,
+        "The request failed because you do not have required AWS Organization master permission.",
+      ),
+      "dead-letter",
+      "not-delegated-administrator",
+    ],
+    [
+      error("BadRequestException", 400, "The given account ID is not the GuardDuty delegated administrator."),
+      "dead-letter",
+      "not-delegated-administrator",
+    ],
+    [
+      error("BadRequestException", 400, "an invalid or out-of-range value"),
+      "dead-letter",
+      "rejected-by-guardduty",
+    ],
+    [
+      error("InternalServerErrorException", 500, "organization master permission"),
+      "retry",
+      "service-unavailable",
+    ],
+    [error("AccessDeniedException", 403, "not authorized to perform"), "dead-letter", "access-denied"],
+  ])("%s → %s (%s)", (thrown, verdict, reason) => {
+    expect(classifyDelegationError(thrown)).toEqual({ verdict, reason });
   });
 });
 

@@ -1,6 +1,7 @@
 import {
   BadRequestException,
   CreateMembersCommand,
+  DescribeOrganizationConfigurationCommand,
   GetMembersCommand,
   GuardDutyClient,
   InternalServerErrorException,
@@ -32,6 +33,7 @@ beforeEach(() => {
   guardduty.on(ListDetectorsCommand).resolves({ DetectorIds: ["det-1"] });
   guardduty.on(CreateMembersCommand).resolves({ UnprocessedAccounts: [] });
   guardduty.on(InviteMembersCommand).resolves({ UnprocessedAccounts: [] });
+  guardduty.on(DescribeOrganizationConfigurationCommand).resolves({ MemberAccountLimitReached: false });
 });
 
 describe("RegionMembers.onboard", () => {
@@ -136,6 +138,63 @@ describe("RegionMembers.onboard", () => {
       { outcome: "enabled", memberStatus: "Enabled" },
     ]);
     expect(guardduty.commandCalls(InviteMembersCommand)).toHaveLength(0);
+  });
+
+  it("costs one CreateMembers per 50 accounts in organization mode, and checks the delegation once per region", async () => {
+    const region = members("organization");
+
+    await region.onboard(accounts(accountIds(120)));
+    await region.onboard(accounts(accountIds(3, 300000000000)));
+
+    expect(
+      guardduty.commandCalls(CreateMembersCommand).map((c) => c.args[0].input.AccountDetails?.length),
+    ).toEqual([50, 50, 20, 3]);
+    expect(guardduty.commandCalls(DescribeOrganizationConfigurationCommand)).toHaveLength(1);
+    expect(guardduty.commandCalls(DescribeOrganizationConfigurationCommand)[0]?.args[0].input).toEqual({
+      DetectorId: "det-1",
+    });
+  });
+
+  it("dead-letters a region where the account is not the delegated administrator, without CreateMembers, and asks again next time", async () => {
+    guardduty.on(DescribeOrganizationConfigurationCommand).rejects(
+      new BadRequestException({
+        message: "The request failed because you do not have required AWS Organization master permission.",
+        $metadata: { httpStatusCode: 400 },
+      }),
+    );
+    const region = members("organization");
+
+    const first = await region.onboard(accounts(accountIds(2)));
+    guardduty.on(DescribeOrganizationConfigurationCommand).resolves({ MemberAccountLimitReached: false });
+    const second = await region.onboard(accounts(accountIds(2)));
+
+    expect([...first.values()].map((o) => [o.outcome, o.reason])).toEqual([
+      ["dead-letter", "not-delegated-administrator"],
+      ["dead-letter", "not-delegated-administrator"],
+    ]);
+    expect([...second.values()].map((o) => o.outcome)).toEqual(["enabled", "enabled"]);
+    expect(guardduty.commandCalls(CreateMembersCommand)).toHaveLength(1);
+  });
+
+  it("dead-letters as member-limit-reached when the organization says the member limit is reached", async () => {
+    guardduty.on(DescribeOrganizationConfigurationCommand).resolves({ MemberAccountLimitReached: true });
+
+    const outcomes = await members("organization").onboard(accounts(accountIds(1)));
+
+    expect([...outcomes.values()].map((o) => o.reason)).toEqual(["member-limit-reached"]);
+    expect(guardduty.commandCalls(CreateMembersCommand)).toHaveLength(0);
+  });
+
+  it("retries a region whose delegation check met a server error", async () => {
+    guardduty
+      .on(DescribeOrganizationConfigurationCommand)
+      .rejects(new InternalServerErrorException({ message: "boom", $metadata: { httpStatusCode: 500 } }));
+
+    const outcomes = await members("organization").onboard(accounts(accountIds(1)));
+
+    expect([...outcomes.values()].map((o) => [o.outcome, o.reason])).toEqual([
+      ["retry", "service-unavailable"],
+    ]);
   });
 
   it("dead-letters every account of a region without a detector, and looks again next time", async () => {
