@@ -6,6 +6,7 @@
  * from the seed. Afterwards the invariants are checked against what the services and queues hold.
  */
 import { appendFileSync } from "node:fs";
+import { plansFor, profileOf, protectionVerdict } from "#shared/protection";
 import { accountCreatedEvent, newAccountIds, publish } from "../local/inputs.ts";
 import { startLocalStack } from "../local/local-stack.ts";
 import { peekDeadLetters } from "../local/summary.ts";
@@ -155,6 +156,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     const sourceQueues = Object.values(local.stack.functions).flatMap((fn) =>
       fn.eventSources.map(({ queue }) => queue),
     );
+    const profile = profileOf(local.functionEnv.PROTECTION_PLANS);
     const result = checkInvariants({
       accounts,
       regions: options.regions,
@@ -168,6 +170,13 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         }),
       ),
       requireEnabled: options.requireEnabled,
+      // Protection is the end state: Enabled with the stage's profile, read back from the sandbox.
+      protection: (accountId, region) =>
+        protectionVerdict(
+          local.sandbox.status(accountId, region),
+          local.sandbox.features(accountId, region),
+          plansFor(profile, region),
+        ),
       drained,
       malformed,
       logs,

@@ -6,6 +6,8 @@
  * - with the member side on (`requireEnabled`), every (account, region) ends Enabled, or sits in the DLQ
  *   with a reason — the accept function's own dead letters (from AcceptQueue, `step: "accept"`) and SQS's
  *   redrives of AcceptQueue messages included;
+ * - with a protection verdict (`protection`), every (account, region) ends `protected` — Enabled under
+ *   this administrator with its plans equal to the profile — or sits in the DLQ with a reason;
  * - no message is left in flight or waiting in the source queues (every function's: OnboardingQueue,
  *   RetryQueue and AcceptQueue);
  * - no (account, region) received a second invitation;
@@ -30,6 +32,11 @@ export interface RunEnd {
    * invariant `everyPairEnabledOrDeadLettered` is checked.
    */
   readonly requireEnabled?: boolean;
+  /**
+   * The protection verdict of a pair (shared/protection.ts `protectionVerdict`): when given, the
+   * invariant `everyPairProtectedOrDeadLettered` is checked — protection is the end state.
+   */
+  readonly protection?: (accountId: string, region: string) => string;
   readonly drained: boolean;
   readonly malformed: readonly string[];
   /** The function's JSON log lines. */
@@ -41,6 +48,8 @@ export interface InvariantResult {
     readonly everyPairInvitedOrDeadLettered: boolean;
     /** Only with `requireEnabled`. */
     readonly everyPairEnabledOrDeadLettered?: boolean;
+    /** Only with `protection`. */
+    readonly everyPairProtectedOrDeadLettered?: boolean;
     readonly nothingLeftInSourceQueues: boolean;
     readonly noSecondInvitation: boolean;
     readonly malformedDeadLetteredVerbatim: boolean;
@@ -101,6 +110,7 @@ export function checkInvariants(end: RunEnd): InvariantResult {
 
   const unsettled: string[] = [];
   const notEnabled: string[] = [];
+  const notProtected: string[] = [];
   const twice: string[] = [];
   const deadLetteredPairs: Record<string, number> = {};
   const needlesslyDeadLettered: Record<string, number> = {};
@@ -111,6 +121,9 @@ export function checkInvariants(end: RunEnd): InvariantResult {
         unsettled.push(`${accountId} ${region}: ${status}, not in the DLQ`);
       if (end.requireEnabled && !settled(accountId, region))
         notEnabled.push(`${accountId} ${region}: ${status}, not in the DLQ`);
+      const verdict = end.protection?.(accountId, region);
+      if (verdict !== undefined && verdict !== "protected" && !reasons.has(`${accountId}/${region}`))
+        notProtected.push(`${accountId} ${region}: ${verdict}, not in the DLQ`);
       const invitations = end.invitations(accountId, region);
       if (invitations > 1) twice.push(`${accountId} ${region}: ${invitations} invitations`);
       const reason = reasons.get(`${accountId}/${region}`);
@@ -146,6 +159,7 @@ export function checkInvariants(end: RunEnd): InvariantResult {
     invariants: {
       everyPairInvitedOrDeadLettered: unsettled.length === 0,
       ...(end.requireEnabled ? { everyPairEnabledOrDeadLettered: notEnabled.length === 0 } : {}),
+      ...(end.protection ? { everyPairProtectedOrDeadLettered: notProtected.length === 0 } : {}),
       nothingLeftInSourceQueues: left.length === 0,
       noSecondInvitation: twice.length === 0,
       malformedDeadLetteredVerbatim: missing.length === 0,
@@ -154,6 +168,7 @@ export function checkInvariants(end: RunEnd): InvariantResult {
     breaches: {
       everyPairInvitedOrDeadLettered: unsettled.slice(0, EXAMPLES),
       ...(end.requireEnabled ? { everyPairEnabledOrDeadLettered: notEnabled.slice(0, EXAMPLES) } : {}),
+      ...(end.protection ? { everyPairProtectedOrDeadLettered: notProtected.slice(0, EXAMPLES) } : {}),
       nothingLeftInSourceQueues: left,
       noSecondInvitation: twice.slice(0, EXAMPLES),
       malformedDeadLetteredVerbatim: missing.slice(0, EXAMPLES),

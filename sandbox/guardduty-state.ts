@@ -416,14 +416,17 @@ export class GuardDutyState {
       this.configureFeatures(
         accountId,
         region,
-        this.organizationConfiguration(region).features.map((feature) => ({
-          name: feature.name,
-          status: on(feature.autoEnable),
-          additional: feature.additionalConfiguration.map((item) => ({
-            name: item.name as never,
-            status: on(item.autoEnable),
+        // Runtime Monitoring stands for EKS Runtime Monitoring too (a detector cannot take both at once).
+        this.organizationConfiguration(region)
+          .features.filter((feature) => feature.name !== "EKS_RUNTIME_MONITORING")
+          .map((feature) => ({
+            name: feature.name,
+            status: on(feature.autoEnable),
+            additional: feature.additionalConfiguration.map((item) => ({
+              name: item.name as never,
+              status: on(item.autoEnable),
+            })),
           })),
-        })),
       );
     }
     this.recordsOf(administratorId, region).set(accountId, record);

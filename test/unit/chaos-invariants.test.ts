@@ -44,6 +44,37 @@ describe("chaos invariants", () => {
     expect(result.deadLetteredPairs).toEqual({ "already-member-of-another-administrator": 2 });
   });
 
+  it("with a protection verdict, hold only when every pair not dead-lettered is protected", () => {
+    const enabled = {
+      status: (accountId: string) => (accountId === GOOD ? "Enabled" : undefined),
+      requireEnabled: true,
+    };
+    const holds = checkInvariants(
+      cleanEnd({
+        ...enabled,
+        protection: (accountId) => (accountId === GOOD ? "protected" : "not-a-member"),
+      }),
+    );
+    expect(holds.invariants.everyPairProtectedOrDeadLettered).toBe(true);
+
+    const drifted = checkInvariants(
+      cleanEnd({
+        ...enabled,
+        protection: (accountId, region) =>
+          accountId === GOOD && region === "eu-west-1"
+            ? "plans-differ"
+            : accountId === GOOD
+              ? "protected"
+              : "not-a-member",
+      }),
+    );
+    expect(drifted.invariants.everyPairProtectedOrDeadLettered).toBe(false);
+    expect(drifted.invariants.everyPairEnabledOrDeadLettered).toBe(true);
+    expect(drifted.breaches.everyPairProtectedOrDeadLettered).toEqual([
+      `${GOOD} eu-west-1: plans-differ, not in the DLQ`,
+    ]);
+  });
+
   it("flag a pair that is neither a member nor in the dead-letter queue", () => {
     const result = checkInvariants(cleanEnd({ deadLetters: cleanEnd().deadLetters.slice(1) }));
 
