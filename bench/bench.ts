@@ -210,7 +210,8 @@ async function main(): Promise<void> {
     notes: [
       "Calls are HTTP requests the sandbox received, throttled ones included. GuardDuty figures count the " +
         "administrator's calls (ListDetectors once per onboard container and region, CreateMembers, InviteMembers, " +
-        "GetMembers); member-side calls are STS AssumeRole and the member accounts' own GuardDuty calls (their " +
+        "GetMembers; in organization mode DescribeOrganizationConfiguration once per container and region, and " +
+        "no InviteMembers); member-side calls are STS AssumeRole and the member accounts' own GuardDuty calls (their " +
         "ListDetectors, CreateDetector, ListInvitations, AcceptAdministratorInvitation, GetAdministratorAccount). " +
         "Event → invitation and event → Enabled are per (account, region), from the event's publication to " +
         "GuardDuty's invitedAt, and to the updatedAt of the Enabled member (its last status change); makespans " +
