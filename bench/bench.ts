@@ -48,7 +48,8 @@ bound the throttles allow, under a stated latency/throttle profile.
   --timeout-s N           give up waiting for a pipeline run to drain after N s (default 600)
   --seed N                seed of the organization (default 42)
   --json                  print one JSON document instead of the table
-  --markdown FILE         also write the figures between the bench markers of FILE (e.g. BENCHMARKS.md)
+  --markdown FILE         also write the figures between the bench markers of FILE (e.g. BENCHMARKS.md;
+                          bench-organization markers with --mode organization)
   -h, --help              this text
 `;
 
@@ -209,7 +210,8 @@ async function main(): Promise<void> {
     notes: [
       "Calls are HTTP requests the sandbox received, throttled ones included. GuardDuty figures count the " +
         "administrator's calls (ListDetectors once per onboard container and region, CreateMembers, InviteMembers, " +
-        "GetMembers); member-side calls are STS AssumeRole and the member accounts' own GuardDuty calls (their " +
+        "GetMembers; in organization mode DescribeOrganizationConfiguration once per container and region, and " +
+        "no InviteMembers); member-side calls are STS AssumeRole and the member accounts' own GuardDuty calls (their " +
         "ListDetectors, CreateDetector, ListInvitations, AcceptAdministratorInvitation, GetAdministratorAccount). " +
         "Event → invitation and event → Enabled are per (account, region), from the event's publication to " +
         "GuardDuty's invitedAt, and to the updatedAt of the Enabled member (its last status change); makespans " +
@@ -225,7 +227,8 @@ async function main(): Promise<void> {
   if (values.markdown) {
     writeMarkdownBlock(
       values.markdown,
-      "bench",
+      // Each mode's figures have their own block: an organization-mode run leaves invitation mode's alone.
+      mode === "organization" ? "bench-organization" : "bench",
       renderMarkdown(report, `npm run bench -- ${process.argv.slice(2).join(" ")}`.trim()),
     );
     progress(`figures written to ${values.markdown}`);

@@ -30,7 +30,8 @@ AcceptQueue, no second invitation, malformed bodies in the DLQ verbatim.
   --timeout-s N      stop waiting for the queues to drain after N s (default 420)
   --json             print one JSON document (figures and an "invariants" object of booleans)
   --logs FILE        append every line the functions log to FILE (to follow an account through a breach)
-  --markdown FILE    also write the result between the chaos markers of FILE (e.g. BENCHMARKS.md)
+  --markdown FILE    also write the result between the chaos markers of FILE (e.g. BENCHMARKS.md;
+                     chaos-organization markers with --mode organization)
   -h, --help         this text
 
 Default faults: ${JSON.stringify(DEFAULT_CHAOS_FAULTS)}
@@ -94,7 +95,11 @@ async function main(): Promise<number> {
       render(report),
       "```",
     ];
-    writeMarkdownBlock(values.markdown, "chaos", block.join("\n"));
+    writeMarkdownBlock(
+      values.markdown,
+      mode === "organization" ? "chaos-organization" : "chaos",
+      block.join("\n"),
+    );
   }
   return Object.values(report.invariants).every(Boolean) ? 0 : 1;
 }

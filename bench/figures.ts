@@ -24,6 +24,8 @@ export const ADMINISTRATOR_OPERATIONS = new Set([
   "ListMembers",
   "DeleteMembers",
   "DisassociateMembers",
+  // Organization mode's delegation check, once per onboard container and region.
+  "DescribeOrganizationConfiguration",
 ]);
 
 export interface RunFigures {

@@ -110,7 +110,11 @@ function facts(scenario: ScenarioReport): string[] {
       `(${organizationsCalls} against ${lowerBound.organizationsCalls} ${lowerBound.organizationsPath}), member-side calls ` +
       `${fixed(scenario.callRatiosToLowerBound.memberSide, 2)}×, p50 event → invitation ${fixed(scenario.p50RatioToLowerBound, 1)}×, ` +
       `p50 event → Enabled ${fixed(scenario.enabledP50RatioToLowerBound, 1)}×`,
-    `speedup over naive: ${fixed(scenario.speedupOverNaive, 2)}× (to the last invitation; the naive script accepts nothing)`,
+    `speedup over naive: ${fixed(scenario.speedupOverNaive, 2)}× ` +
+      // The bound has no member side only in organization mode, where CreateMembers enables.
+      (scenario.lowerBound.memberSideCallsPerAccountRegion === 0
+        ? "(to the last member, Enabled by CreateMembers alone in organization mode)"
+        : "(to the last invitation; the naive script accepts nothing)"),
     `pipeline: ${perFunction}, ${pipeline.throttled.guardduty} GuardDuty and ${pipeline.throttled.organizations} ` +
       `Organizations calls throttled, outcomes ${JSON.stringify(pipeline.outcomes)}, ${pipeline.deadLetters} dead letters, ` +
       `${pipeline.notInvitedPairs} (account, region) not invited, ${pipeline.notEnabledPairs} not Enabled, drained ` +

@@ -1,4 +1,5 @@
 import {
+  BadRequestException,
   CreateMembersCommand,
   DescribeOrganizationConfigurationCommand,
   GetMemberDetectorsCommand,
@@ -349,6 +350,27 @@ describe("onboard handler", () => {
     // Both regions read S3 data events off, were updated, and read back the profile.
     expect(outcomes).toEqual(["protected/plans-applied", "protected/plans-applied"]);
     expect(lines.filter((line) => line.finding).length).toBeGreaterThan(0);
+  });
+
+  it("dead-letters every region where the stack's account is not the delegated administrator in organization mode", async () => {
+    const [a] = accountIds(1) as [string];
+    member(a);
+    guardduty.on(DescribeOrganizationConfigurationCommand).rejects(
+      new BadRequestException({
+        message: "The request failed because you do not have required AWS Organization master permission.",
+        $metadata: { httpStatusCode: 400 },
+      }),
+    );
+    const invoke = await handler({ MEMBERSHIP_MODE: "organization" });
+
+    const result = await invoke([sqsRecord(onboardingRequest(a))]);
+
+    expect(result).toEqual({ batchItemFailures: [] });
+    expect(guardduty.commandCalls(CreateMembersCommand)).toHaveLength(0);
+    expect(sentBodies(DLQ).map((body) => [body.accountId, body.reason])).toEqual([
+      [a, "not-delegated-administrator"],
+      [a, "not-delegated-administrator"],
+    ]);
   });
 
   it("learns e-mails from the paged listing when that costs fewer calls than describing each account", async () => {
