@@ -133,11 +133,34 @@ export class RegionMembers {
       );
       return answer.UnprocessedAccounts;
     });
+    // "Already invited" is what a retried InviteMembers whose first answer was lost meets: the status
+    // decides whether the member side still has to accept (Invited) or verification follows (Enabled).
+    const alreadyInvited: string[] = [];
     for (const [accountId, rejection] of invited) {
-      settle(
-        [accountId],
-        rejection ? fromRejection(rejection) : { outcome: "invited", memberStatus: "Invited" },
-      );
+      if (rejection?.verdict === "already") alreadyInvited.push(accountId);
+      else
+        settle(
+          [accountId],
+          rejection ? fromRejection(rejection) : { outcome: "invited", memberStatus: "Invited" },
+        );
+    }
+    for (const part of chunk(alreadyInvited, MAX_ACCOUNTS_PER_CALL)) {
+      try {
+        const statuses = new Map(
+          (await getMembers(this.#client, detectorId, part, signal)).map((member) => [
+            member.AccountId,
+            member.RelationshipStatus,
+          ]),
+        );
+        for (const accountId of part)
+          settle([accountId], {
+            outcome: "already",
+            reason: "already-member",
+            memberStatus: statuses.get(accountId),
+          });
+      } catch (error) {
+        settle(part, fromRejection({ ...classifyError(error), detail: describeError(error) }));
+      }
     }
     return outcomes;
   }

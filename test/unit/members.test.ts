@@ -100,6 +100,44 @@ describe("RegionMembers.onboard", () => {
     expect(guardduty.commandCalls(InviteMembersCommand)[0]?.args[0].input.AccountIds).toEqual([ok]);
   });
 
+  it("looks up an account a retried InviteMembers finds already invited, so that its member side still runs", async () => {
+    const [invited, accepted, unreachable] = accountIds(3) as [string, string, string];
+    const alreadyInvited =
+      "The request is rejected because the current account has already invited or is already the GuardDuty master of the given member account ID.";
+    guardduty.on(InviteMembersCommand).resolves({
+      UnprocessedAccounts: [invited, accepted].map((AccountId) => ({ AccountId, Result: alreadyInvited })),
+    });
+    guardduty.on(GetMembersCommand).resolves({
+      Members: [
+        { AccountId: invited, RelationshipStatus: "Invited", MasterId: "1", Email: "x", UpdatedAt: "" },
+        { AccountId: accepted, RelationshipStatus: "Enabled", MasterId: "1", Email: "x", UpdatedAt: "" },
+      ],
+    });
+
+    const outcomes = await members().onboard(accounts([invited, accepted]));
+
+    expect(outcomes.get(invited)).toEqual({
+      outcome: "already",
+      reason: "already-member",
+      memberStatus: "Invited",
+    });
+    expect(outcomes.get(accepted)).toEqual({
+      outcome: "already",
+      reason: "already-member",
+      memberStatus: "Enabled",
+    });
+
+    guardduty
+      .on(InviteMembersCommand)
+      .resolves({ UnprocessedAccounts: [{ AccountId: unreachable, Result: alreadyInvited }] });
+    guardduty
+      .on(GetMembersCommand)
+      .rejects(new InternalServerErrorException({ message: "down", $metadata: {} }));
+    expect((await members().onboard(accounts([unreachable]))).get(unreachable)).toMatchObject({
+      outcome: "retry",
+    });
+  });
+
   it("does not invite again an account that is already a member and already invited", async () => {
     const [invitedBefore, createdOnly] = accountIds(2) as [string, string];
     const already =
