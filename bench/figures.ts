@@ -26,6 +26,9 @@ export const ADMINISTRATOR_OPERATIONS = new Set([
   "DisassociateMembers",
   // Organization mode's delegation check, once per onboard container and region.
   "DescribeOrganizationConfiguration",
+  // Protection, verified: the members' plans read back, and applied where they differ.
+  "GetMemberDetectors",
+  "UpdateMemberDetectors",
 ]);
 
 export interface RunFigures {

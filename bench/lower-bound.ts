@@ -42,9 +42,13 @@ export interface MemberSide {
   readonly mode?: "invitation" | "organization";
 }
 
-/** GuardDuty administrator calls per (account-chunk, region): CreateMembers (+ InviteMembers by invitation). */
+/**
+ * GuardDuty administrator calls per (account-chunk, region): CreateMembers (+ InviteMembers by
+ * invitation), then verification — GetMembers and GetMemberDetectors (≤ 50 ids each), no update when the
+ * plans are already the profile's.
+ */
 function callsPerChunk(member: MemberSide): number {
-  return member.mode === "organization" ? 1 : 2;
+  return (member.mode === "organization" ? 1 : 2) + 2;
 }
 
 export interface LowerBound {
