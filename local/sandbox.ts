@@ -97,7 +97,7 @@ const exports = Object.entries(env)
 const accounts = local.sandbox.accounts();
 const sampleAccount = accounts.at(-1)?.id ?? local.sandbox.administratorAccountId;
 process.stdout.write(`# SQS ${local.sqs.endpoint} · GuardDuty + Organizations + STS ${local.sandbox.url}
-# Administrator (GuardDuty) account ${local.sandbox.administratorAccountId}; ${accounts.length} organization accounts; GuardDuty regions ${regions.join(", ")}.
+# Administrator (GuardDuty) account ${local.sandbox.administratorAccountId}; ${accounts.length} organization accounts; GuardDuty regions ${regions.join(", ")}; ${values.mode === "organization" ? "organization mode: the administrator is the delegated administrator there (CreateMembers alone enables)" : "invitation mode"}.
 # gd-onboard --local and npm run invoke find this stack by themselves while it runs (${file}).
 # For the AWS CLI and other clients, paste into another shell (the operator: the stack's OperatorPolicy):
 ${exports}

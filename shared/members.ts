@@ -30,6 +30,13 @@ export interface MembershipOptions {
 type Rejection = Decision & { readonly detail: string };
 
 /**
+ * How long a passed delegation check holds in a container (organization mode): a designation withdrawn
+ * meanwhile would make CreateMembers create invitation-mode members that stay `Created`, so it is asked
+ * again after this long — one call a region every 15 minutes at most, against ⌈N/50⌉ CreateMembers.
+ */
+export const DELEGATION_CHECK_TTL_MS = 15 * 60_000;
+
+/**
  * GuardDuty membership in one region, for the administrator's detector there. One instance per
  * region lives for the life of the container, so the detector id is discovered once.
  */
@@ -37,8 +44,8 @@ export class RegionMembers {
   readonly #client: GuardDutyClient;
   readonly #options: MembershipOptions;
   #detectorId: string | undefined;
-  /** Organization mode: the delegated administrator's check passed once; it is not asked again. */
-  #delegated = false;
+  /** Organization mode: until when (epoch ms) the last passed delegation check holds. */
+  #delegatedUntil = 0;
 
   constructor(client: GuardDutyClient, options: MembershipOptions) {
     this.#client = client;
@@ -168,12 +175,13 @@ export class RegionMembers {
   /**
    * Organization mode: only the region's delegated administrator enables accounts with CreateMembers
    * alone; anyone else would create invitation-mode members that stay `Created`. So the first batch asks
-   * DescribeOrganizationConfiguration (one call per region per container; only a pass is cached, so a
-   * designation made later is seen on the next batch) and a refusal dead-letters the region's accounts as
+   * DescribeOrganizationConfiguration (one call per region per container and `DELEGATION_CHECK_TTL_MS`;
+   * only a pass is cached, so a designation made later is seen on the next batch, and a designation
+   * withdrawn is seen within the TTL) and a refusal dead-letters the region's accounts as
    * `not-delegated-administrator` before any CreateMembers.
    */
   async #checkDelegation(detectorId: string, signal?: AbortSignal): Promise<CellOutcome | undefined> {
-    if (this.#delegated) return undefined;
+    if (Date.now() < this.#delegatedUntil) return undefined;
     try {
       const { memberAccountLimitReached } = await describeOrganization(this.#client, detectorId, signal);
       if (memberAccountLimitReached) {
@@ -183,7 +191,7 @@ export class RegionMembers {
           detail: "DescribeOrganizationConfiguration: MemberAccountLimitReached",
         };
       }
-      this.#delegated = true;
+      this.#delegatedUntil = Date.now() + DELEGATION_CHECK_TTL_MS;
       return undefined;
     } catch (error) {
       return fromRejection({ ...classifyDelegationError(error), detail: describeError(error) });

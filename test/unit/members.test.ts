@@ -9,8 +9,8 @@ import {
   ListDetectorsCommand,
 } from "@aws-sdk/client-guardduty";
 import { mockClient } from "aws-sdk-client-mock";
-import { beforeEach, describe, expect, it } from "vitest";
-import { RegionMembers } from "#shared/members";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { DELEGATION_CHECK_TTL_MS, RegionMembers } from "#shared/members";
 import { accountIds } from "../support/events.ts";
 
 const guardduty = mockClient(GuardDutyClient);
@@ -27,6 +27,10 @@ const badRequest = () =>
     message: "The request is rejected because an input parameter is invalid.",
     $metadata: {},
   });
+
+afterEach(() => {
+  vi.useRealTimers();
+});
 
 beforeEach(() => {
   guardduty.reset();
@@ -212,6 +216,19 @@ describe("RegionMembers.onboard", () => {
     ]);
     expect([...second.values()].map((o) => o.outcome)).toEqual(["enabled", "enabled"]);
     expect(guardduty.commandCalls(CreateMembersCommand)).toHaveLength(1);
+  });
+
+  it("asks again whether it is the delegated administrator once the passed check is older than its TTL", async () => {
+    vi.useFakeTimers({ now: 0, toFake: ["Date"] });
+    const region = members("organization");
+
+    await region.onboard(accounts(accountIds(1)));
+    vi.setSystemTime(DELEGATION_CHECK_TTL_MS - 1);
+    await region.onboard(accounts(accountIds(1, 300000000000)));
+    vi.setSystemTime(DELEGATION_CHECK_TTL_MS);
+    await region.onboard(accounts(accountIds(1, 400000000000)));
+
+    expect(guardduty.commandCalls(DescribeOrganizationConfigurationCommand)).toHaveLength(2);
   });
 
   it("dead-letters as member-limit-reached when the organization says the member limit is reached", async () => {
