@@ -12,6 +12,7 @@ import { mockClient } from "aws-sdk-client-mock";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { ConfigError } from "#shared/errors";
 import { PipelineMetrics } from "#shared/metrics";
+import { DEFAULT_PROFILE, detectorFeatures, plansFor } from "#shared/protection";
 import { loadReconcileConfig, reconcile } from "#shared/reconcile";
 import { accountIds } from "../support/events.ts";
 
@@ -24,24 +25,7 @@ const ENV = {
 };
 
 /** Every plan of the default profile, as GetMemberDetectors reads it back. */
-const DEFAULT_FEATURES = [
-  ...[
-    "S3_DATA_EVENTS",
-    "EKS_AUDIT_LOGS",
-    "EBS_MALWARE_PROTECTION",
-    "RDS_LOGIN_EVENTS",
-    "LAMBDA_NETWORK_LOGS",
-  ].map((Name) => ({ Name, Status: "ENABLED" as const })),
-  {
-    Name: "RUNTIME_MONITORING",
-    Status: "DISABLED" as const,
-    AdditionalConfiguration: [
-      "EKS_ADDON_MANAGEMENT",
-      "ECS_FARGATE_AGENT_MANAGEMENT",
-      "EC2_AGENT_MANAGEMENT",
-    ].map((Name) => ({ Name, Status: "DISABLED" as const })),
-  },
-];
+const DEFAULT_FEATURES = detectorFeatures(plansFor(DEFAULT_PROFILE, "us-east-1"));
 
 describe("loadReconcileConfig", () => {
   it("reads the regions, the onboarding queue, the administrator, the mode and the member side", () => {
@@ -97,7 +81,7 @@ describe("reconcile", () => {
       ],
     });
     guardduty.on(GetMemberDetectorsCommand).resolves({
-      MemberDataSourceConfigurations: [{ AccountId: protectedId, Features: DEFAULT_FEATURES }],
+      MemberDataSourceConfigurations: [{ AccountId: protectedId, Features: DEFAULT_FEATURES } as never],
       UnprocessedAccounts: [],
     });
     sqs.on(SendMessageBatchCommand).callsFake((input: { Entries: { Id: string }[] }) => ({
