@@ -3,6 +3,7 @@ import {
   DisassociateFromAdministratorAccountCommand,
   DisassociateMembersCommand,
   GuardDutyClient,
+  InviteMembersCommand,
   ListDetectorsCommand,
   StopMonitoringMembersCommand,
   UpdateDetectorCommand,
@@ -20,7 +21,7 @@ import { onboardAccounts, startTestStack } from "../support/local.ts";
 /**
  * Coverage across the wire: members protected by the pipeline are put out of place with the calls
  * people and member accounts make (a member resigns, the administrator stops monitoring one, removes
- * one, deletes one, a member turns a plan off), `gd-onboard coverage --local --json` gives each pair its
+ * one, deletes one, invites one again by hand, a member turns a plan off), `gd-onboard coverage --local --json` gives each pair its
  * verdict, the reconcile function enqueues the repairs, and once the queues drain every pair is
  * protected again.
  */
@@ -86,9 +87,16 @@ function scheduledEvent(id: string): ScheduledEvent {
 
 describe("coverage", () => {
   it("gives every pair put out of place its verdict, and the reconcile's repairs bring coverage back to 1", async () => {
-    // Prepare: six accounts onboarded and protected in both regions.
-    const ids = accountIds(6, 640000000000);
-    const [resigned, stopped, removed, deleted, drifted] = ids as [string, string, string, string, string];
+    // Prepare: seven accounts onboarded and protected in both regions.
+    const ids = accountIds(7, 640000000000);
+    const [resigned, stopped, removed, deleted, drifted, invited] = ids as [
+      string,
+      string,
+      string,
+      string,
+      string,
+      string,
+    ];
     local = await startTestStack(ids, { regions: REGIONS, sandbox: { accountCount: 0 } });
     const stack = local;
     await onboardAccounts(stack, [...ids, stack.sandbox.managementAccountId]);
@@ -101,8 +109,12 @@ describe("coverage", () => {
     const own = client(stack, region, resigned);
     await own.send(new DisassociateFromAdministratorAccountCommand({ DetectorId: await detectorOf(own) }));
     await admin.send(new StopMonitoringMembersCommand({ DetectorId, AccountIds: [stopped] }));
-    await admin.send(new DisassociateMembersCommand({ DetectorId, AccountIds: [removed, deleted] }));
+    await admin.send(new DisassociateMembersCommand({ DetectorId, AccountIds: [removed, deleted, invited] }));
     await admin.send(new DeleteMembersCommand({ DetectorId, AccountIds: [deleted] }));
+    // Invited again by hand, and not accepted.
+    await admin.send(
+      new InviteMembersCommand({ DetectorId, AccountIds: [invited], DisableEmailNotification: true }),
+    );
     const member = client(stack, region, drifted);
     await member.send(
       new UpdateDetectorCommand({
@@ -116,7 +128,7 @@ describe("coverage", () => {
 
     // Assess 1: one verdict per pair put out of place; the rest protected.
     const desired = (ids.length + 1) * REGIONS.length;
-    expect(before).toMatchObject({ desired, coverage: (desired - 5) / desired });
+    expect(before).toMatchObject({ desired, coverage: (desired - 6) / desired });
     const outOfPlace = before.pairs.filter((pair) => pair.verdict !== "protected");
     expect(outOfPlace.map(({ accountId, region, verdict }) => ({ accountId, region, verdict }))).toEqual([
       { accountId: resigned, region, verdict: "resigned" },
@@ -124,6 +136,7 @@ describe("coverage", () => {
       { accountId: removed, region, verdict: "removed" },
       { accountId: deleted, region, verdict: "not-a-member" },
       { accountId: drifted, region, verdict: "plans-differ" },
+      { accountId: invited, region, verdict: "invited-not-accepted" },
     ]);
     expect(outOfPlace[4]?.detail).toBe("S3_DATA_EVENTS is DISABLED, wanted ENABLED");
 
@@ -145,6 +158,7 @@ describe("coverage", () => {
       { accountId: removed, regions: [region], step: undefined, origin: "reconcile" },
       { accountId: deleted, regions: [region], step: undefined, origin: "reconcile" },
       { accountId: drifted, regions: [region], step: "verify", origin: "reconcile" },
+      { accountId: invited, regions: [region], step: "accept", origin: "reconcile" },
     ]);
     const after = await coverage(stack);
     expect(after).toMatchObject({ coverage: 1, desired, byVerdict: { protected: desired } });
