@@ -16,7 +16,8 @@ administrator's members in each region (ListMembers, members that never accepted
 enqueues on OnboardingQueue one request per active account that is not invited or enabled everywhere
 it should be, naming only the regions where it is missing (origin "backfill"). The pipeline onboards
 them as it does new accounts, so running it again is harmless. Suspended or closed accounts and the
-administrator account are never enqueued. The scheduled reconcile function runs the same code daily.
+administrator account are never enqueued. The scheduled reconcile function goes further, daily:
+it repairs every pair that is not protected (gd-onboard coverage shows them).
 
 Options:
   --regions a,b     only these of the stage's regions

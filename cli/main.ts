@@ -1,5 +1,6 @@
 import { backfillCommand } from "./backfill.ts";
 import { type Command, parse } from "./command.ts";
+import { coverageCommand } from "./coverage.ts";
 import { dlqList } from "./dlq-list.ts";
 import { dlqReplay } from "./dlq-replay.ts";
 import { explain, UsageError } from "./errors.ts";
@@ -9,7 +10,7 @@ import { type ClientFactory, createCliClients, type Env } from "./target.ts";
 
 /**
  * `gd-onboard`: the operator's tool for the pipeline — the DeadLetterQueue (list, replay), backfill,
- * member status. `run` is the whole CLI with its outside world handed in (streams, environment, clock,
+ * member status, coverage. `run` is the whole CLI with its outside world handed in (streams, environment, clock,
  * AWS clients), so tests run it in-process; `entry.ts` hands it the real process.
  */
 
@@ -23,7 +24,7 @@ export interface Io {
   readonly clients?: ClientFactory;
 }
 
-const COMMANDS: readonly Command[] = [dlqList, dlqReplay, backfillCommand, statusCommand];
+const COMMANDS: readonly Command[] = [dlqList, dlqReplay, backfillCommand, statusCommand, coverageCommand];
 
 const HELP = `Usage: gd-onboard <command> [options]
 

@@ -11,8 +11,9 @@ import { describeError } from "./privacy.ts";
 /**
  * Backfill and reconciliation: compare the organization with the administrator's members in every
  * region, and enqueue one onboarding request per account that is missing somewhere. The pipeline then
- * does the onboarding, exactly as for an event. `gd-onboard backfill` (first deployment) and the
- * scheduled `reconcile` function (CloudTrail-to-EventBridge delivery is best effort) share this code.
+ * does the onboarding, exactly as for an event. `gd-onboard backfill` (first deployment) runs it; the
+ * scheduled `reconcile` function gives every pair a coverage verdict instead (`coverage.ts`), and
+ * shares the organization listing.
  */
 
 /** Regions listed at once: GuardDuty throttles per region, this only bounds the process's own burst. */

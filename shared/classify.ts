@@ -265,7 +265,7 @@ export const OTHER_REASONS: readonly (Decision & { readonly action: string })[] 
     verdict: "retry",
     reason: "member-not-associated",
     action:
-      'Retried at verification (`"step":"verify"`): GuardDuty does not list the member Enabled yet (just created or accepted, or its invitation still pending). If it persists, see `gd-onboard status`.',
+      'Retried at verification (`"step":"verify"`): GuardDuty does not list the member Enabled yet (just created or accepted, or its invitation still pending), or it stays Disabled after StartMonitoringMembers (the member suspended its own detector: enable it in that account). If it persists, see `gd-onboard status`.',
   },
   {
     verdict: "retry",

@@ -100,15 +100,25 @@ function loadRetryConfig(env: Env): RetryConfig {
   };
 }
 
-/** The onboard function's configuration. */
-export function loadConfig(env: Env = process.env): Config {
-  const stage = loadStageConfig(env);
+/**
+ * How members join: the mode, and whether the member side accepts invitations. Organization mode
+ * needs no member side: CreateMembers alone enables the member.
+ */
+export function loadMembership(env: Env = process.env): {
+  readonly mode: MembershipMode;
+  readonly acceptInvitations: boolean;
+} {
   const mode = env.MEMBERSHIP_MODE?.trim() || "invitation";
   if (mode !== "invitation" && mode !== "organization") {
     throw new ConfigError("MEMBERSHIP_MODE", `"${mode}" must be "invitation" or "organization"`);
   }
-  // Organization mode needs no member side: CreateMembers alone enables the member.
-  const accepts = mode === "invitation" && bool(env, "ACCEPT_INVITATIONS", true);
+  return { mode, acceptInvitations: mode === "invitation" && bool(env, "ACCEPT_INVITATIONS", true) };
+}
+
+/** The onboard function's configuration. */
+export function loadConfig(env: Env = process.env): Config {
+  const stage = loadStageConfig(env);
+  const { mode, acceptInvitations: accepts } = loadMembership(env);
   return {
     ...stage,
     ...loadRetryConfig(env),

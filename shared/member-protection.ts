@@ -1,6 +1,7 @@
 import {
   GetMemberDetectorsCommand,
   type GuardDutyClient,
+  StartMonitoringMembersCommand,
   type UnprocessedAccount,
   UpdateMemberDetectorsCommand,
 } from "@aws-sdk/client-guardduty";
@@ -153,33 +154,62 @@ export class RegionProtection {
     return this.#detectorId;
   }
 
-  /** The accounts GuardDuty lists `Enabled` under this administrator; the others are settled. */
+  /**
+   * The accounts GuardDuty lists `Enabled` under this administrator; the others are settled. `Disabled`
+   * ones are started again (StartMonitoringMembers) and asked once more: still `Disabled` means the
+   * member suspended its own detector, which only the member account can undo.
+   */
   async #associated(
     detectorId: string,
     accountIds: readonly string[],
     settle: (ids: Iterable<string>, outcome: CellOutcome) => void,
     signal?: AbortSignal,
   ): Promise<string[]> {
-    const statuses = new Map(
-      (await getMembers(this.#client, detectorId, accountIds, signal)).map((member) => [
-        member.AccountId,
-        member.RelationshipStatus,
-      ]),
-    );
+    const statuses = await this.#statuses(detectorId, accountIds, signal);
+    const stopped = accountIds.filter((id) => statuses.get(id) === "Disabled");
+    if (stopped.length > 0) {
+      const answer = await this.#client.send(
+        new StartMonitoringMembersCommand({ DetectorId: detectorId, AccountIds: stopped }),
+        { abortSignal: signal },
+      );
+      settleUnprocessed(answer.UnprocessedAccounts, settle);
+      const refused = new Set(answer.UnprocessedAccounts?.map((entry) => entry.AccountId));
+      const started = stopped.filter((id) => !refused.has(id));
+      if (started.length > 0)
+        for (const [id, status] of await this.#statuses(detectorId, started, signal))
+          statuses.set(id, status);
+      for (const id of refused) if (id) statuses.delete(id);
+    }
     const associated: string[] = [];
     for (const accountId of accountIds) {
       const status = statuses.get(accountId);
       if (status === "Enabled") associated.push(accountId);
-      else
+      else if (status !== undefined || !stopped.includes(accountId))
         settle([accountId], {
           outcome: "retry",
           reason: "member-not-associated",
-          detail: `the member's relationship is ${status ?? "absent"}, not Enabled`,
+          detail:
+            status === "Disabled"
+              ? "the member's relationship is Disabled after StartMonitoringMembers: its own detector is suspended (the member account must enable it)"
+              : `the member's relationship is ${status ?? "absent"}, not Enabled`,
           step: "verify",
           memberStatus: status,
         });
     }
     return associated;
+  }
+
+  async #statuses(
+    detectorId: string,
+    accountIds: readonly string[],
+    signal?: AbortSignal,
+  ): Promise<Map<string | undefined, string | undefined>> {
+    return new Map(
+      (await getMembers(this.#client, detectorId, accountIds, signal)).map((member) => [
+        member.AccountId,
+        member.RelationshipStatus,
+      ]),
+    );
   }
 
   /** GetMemberDetectors (≤ 50 ids a call): each readable member's plans; the unprocessed are settled. */

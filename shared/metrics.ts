@@ -7,7 +7,9 @@ import { type Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
  * - `OrganizationConfigurationFindings`: where the organization's auto-enable contradicts the profile
  * - `DeadLettered` by `reason`, `Retried` by `attempt` (the attempt the retry will be)
  * - `ApiLatency` (ms) and `ApiThrottled` by `api` (`GuardDuty.CreateMembers`, `Organizations.ListAccounts`…)
- * - `DriftFound` (reconciliation), no extra dimension.
+ * - `DriftFound` (reconciliation: pairs not protected), no extra dimension;
+ * - `Coverage` (reconciliation: protected pairs ÷ desired pairs, 0–1, unit None), overall and by
+ *   `region`; `CoveragePairs` by `verdict` (shared/coverage.ts).
  * Counts are tallied during a batch and published once at its end: a few EMF lines per invocation,
  * not one per account.
  */
@@ -17,6 +19,7 @@ export class PipelineMetrics {
   readonly #metrics: Metrics;
   readonly #counts = new Map<string, { name: string; dimension?: Dimension; value: number }>();
   readonly #latencies = new Map<string, number[]>();
+  readonly #gauges: { name: string; dimension?: Dimension; value: number }[] = [];
 
   constructor(metrics: Metrics) {
     this.#metrics = metrics;
@@ -27,6 +30,11 @@ export class PipelineMetrics {
     const entry = this.#counts.get(key) ?? { name, dimension, value: 0 };
     entry.value += value;
     this.#counts.set(key, entry);
+  }
+
+  /** A measured value (unit None), published as it is: a ratio, not a count to add up. */
+  gauge(name: string, value: number, dimension?: Dimension): void {
+    this.#gauges.push({ name, dimension, value });
   }
 
   /** One (account, region) outcome, with its reason and the request's attempt. */
@@ -47,12 +55,16 @@ export class PipelineMetrics {
     for (const { name, dimension, value } of this.#counts.values()) {
       this.#publish(dimension, () => this.#metrics.addMetric(name, MetricUnit.Count, value));
     }
+    for (const { name, dimension, value } of this.#gauges) {
+      this.#publish(dimension, () => this.#metrics.addMetric(name, MetricUnit.NoUnit, value));
+    }
     for (const [api, values] of this.#latencies) {
       this.#publish(["api", api], () => {
         for (const value of values) this.#metrics.addMetric("ApiLatency", MetricUnit.Milliseconds, value);
       });
     }
     this.#counts.clear();
+    this.#gauges.length = 0;
     this.#latencies.clear();
   }
 

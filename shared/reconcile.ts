@@ -1,13 +1,18 @@
-import { type BackfillReport, backfill } from "./backfill.ts";
 import type { Clients } from "./clients.ts";
-import { loadStageConfig, url } from "./config.ts";
+import { loadMembership, loadStageConfig, type MembershipMode, url } from "./config.ts";
+import { type CoverageReport, type PairVerdict, readCoverage, repairRequests, VERDICTS } from "./coverage.ts";
+import { enqueue } from "./enqueue.ts";
+import type { OnboardingRequest } from "./message.ts";
 import type { PipelineMetrics } from "./metrics.ts";
+import type { Profile } from "./protection.ts";
 import type { Log } from "./report.ts";
 
 /**
- * The scheduled reconciliation: CloudTrail-to-EventBridge delivery is best effort, so once a day (stage
- * parameter `reconcileSchedule`) the organization is compared with the members of every region, and
- * what is missing is enqueued — the same code as `gd-onboard backfill`, with origin `reconcile`.
+ * The scheduled reconciliation: CloudTrail-to-EventBridge delivery is best effort and members change
+ * after they were onboarded (resigned, removed, monitoring stopped, plans changed), so once a day (stage
+ * parameter `reconcileSchedule`) every (account, region) the stage is responsible for gets its coverage
+ * verdict (`coverage.ts`), one repair request per (account, repair) goes onto OnboardingQueue with
+ * origin `reconcile`, and `Coverage` — protected pairs ÷ desired pairs, 0–1 — is published.
  */
 
 export interface ReconcileConfig {
@@ -15,25 +20,45 @@ export interface ReconcileConfig {
   readonly onboardingQueueUrl: string;
   readonly administratorAccountId?: string;
   readonly sdkRequestTimeoutMs: number;
+  readonly protection: Profile;
+  readonly mode: MembershipMode;
+  /** Invitation mode with the member side on: an invited member's repair is its acceptance. */
+  readonly acceptInvitations: boolean;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
 
 /** Reads the stage configuration the reconcile function needs; fails fast naming the variable. */
 export function loadReconcileConfig(env: Env = process.env): ReconcileConfig {
-  const { regions, administratorAccountId, sdkRequestTimeoutMs } = loadStageConfig(env);
+  const { regions, administratorAccountId, sdkRequestTimeoutMs, protection } = loadStageConfig(env);
+  // The onboard function's own reading of the mode and of the member side, so both agree.
+  const { mode, acceptInvitations } = loadMembership(env);
   return {
     regions,
     onboardingQueueUrl: url(env, "ONBOARDING_QUEUE_URL"),
     administratorAccountId,
     sdkRequestTimeoutMs,
+    protection,
+    mode,
+    acceptInvitations,
   };
 }
 
+export interface ReconcileReport {
+  readonly coverage: CoverageReport;
+  /** One per (account, repair), in the order of the pairs. */
+  readonly requests: readonly OnboardingRequest[];
+  /** Keys (`<account id>-<repair>`) of the requests SQS confirmed. */
+  readonly enqueued: readonly string[];
+  /** Keys of the requests not confirmed, with why. */
+  readonly failed: Readonly<Record<string, string>>;
+}
+
 /**
- * One reconciliation run. The drift is logged as one structured line of counts (never an account's
- * e-mail); regions that could not be compared and requests that could not be enqueued are logged as
- * errors, and the next run picks them up again.
+ * One reconciliation run. The coverage is logged as one structured line of counts (never an account's
+ * e-mail); regions that could not be read and requests that could not be enqueued are logged as
+ * errors, and the next run picks them up again. A pair whose repair dead-letters is enqueued again by
+ * every run until its cause is fixed: the DLQ is not read here.
  */
 export async function reconcile(
   clients: Pick<Clients, "organizations" | "guardduty" | "sqs">,
@@ -43,37 +68,90 @@ export async function reconcile(
     readonly correlationId?: string;
     readonly signal?: AbortSignal;
     readonly now?: () => Date;
-    /** `DriftFound`: (account, region) pairs missing a membership, published once per run. */
+    /** `Coverage` (overall and by region), `CoveragePairs` by verdict, `DriftFound`: once per run. */
     readonly metrics?: PipelineMetrics;
   } = {},
-): Promise<BackfillReport> {
-  const report = await backfill(clients, {
+): Promise<ReconcileReport> {
+  const { signal } = options;
+  const coverage = await readCoverage(clients, {
     regions: config.regions,
-    onboardingQueueUrl: config.onboardingQueueUrl,
+    profile: config.protection,
     administratorAccountId: config.administratorAccountId,
-    origin: "reconcile",
-    ...options,
+    signal,
   });
-  const { drift } = report.plan;
-  options.metrics?.count("DriftFound", undefined, drift.missing);
-  options.metrics?.publish();
-  logger[drift.missing > 0 ? "warn" : "info"]("reconcile drift", {
-    ...drift,
-    enqueued: report.enqueued.length,
-    notEnqueued: Object.keys(report.failed).length,
-    regionsWithoutDetector: report.regionsWithoutDetector,
+  const repairs = repairRequests(coverage.pairs, {
+    mode: config.mode,
+    acceptInvitations: config.acceptInvitations,
+    origin: "reconcile",
+    requestedAt: (options.now?.() ?? new Date()).toISOString(),
     correlationId: options.correlationId,
   });
-  if (report.regionsWithoutDetector.length > 0) {
+  const { sent, failed } =
+    repairs.length === 0
+      ? { sent: [], failed: new Map<string, string>() }
+      : await enqueue(
+          clients.sqs,
+          config.onboardingQueueUrl,
+          repairs.map(({ key, request }) => ({ key, body: JSON.stringify(request) })),
+          { signal },
+        );
+
+  const { summary } = coverage;
+  publishCoverage(options.metrics, coverage);
+  logger[summary.ratio < 1 ? "warn" : "info"]("reconcile coverage", {
+    coverage: summary.ratio,
+    desired: summary.desired,
+    protected: summary.protected,
+    byVerdict: summary.byVerdict,
+    accounts: coverage.accounts,
+    inactive: coverage.inactive,
+    regions: config.regions.filter((region) => !(region in coverage.regionsFailed)),
+    repairs: repairs.length,
+    enqueued: sent.length,
+    notEnqueued: failed.size,
+    correlationId: options.correlationId,
+  });
+  const withoutDetector = regionsWith(coverage.pairs, "no-administrator-detector");
+  if (withoutDetector.length > 0) {
     logger.warn("GuardDuty is not enabled for the administrator in these regions: nothing can join there", {
-      regions: report.regionsWithoutDetector,
+      regions: withoutDetector,
     });
   }
-  for (const [region, detail] of Object.entries(report.regionsFailed)) {
-    logger.error("members could not be listed; the region was left out of this run", { region, detail });
+  for (const [region, detail] of Object.entries(coverage.regionsFailed)) {
+    logger.error("members could not be read; the region was left out of this run", { region, detail });
   }
-  for (const [accountId, detail] of Object.entries(report.failed)) {
-    logger.error("request not enqueued; the next run enqueues it again", { accountId, detail });
+  for (const [key, detail] of failed) {
+    logger.error("repair not enqueued; the next run enqueues it again", {
+      accountId: key.split("-")[0],
+      detail,
+    });
   }
-  return report;
+  return {
+    coverage,
+    requests: repairs.map(({ request }) => request),
+    enqueued: sent,
+    failed: Object.fromEntries(failed),
+  };
+}
+
+/** `Coverage` overall (the alarm's) and per region, `CoveragePairs` per verdict, `DriftFound`. */
+function publishCoverage(metrics: PipelineMetrics | undefined, coverage: CoverageReport): void {
+  if (!metrics) return;
+  const { summary, pairs } = coverage;
+  metrics.gauge("Coverage", summary.ratio);
+  for (const region of new Set(pairs.map((pair) => pair.region))) {
+    const inRegion = pairs.filter(
+      (pair) => pair.region === region && pair.verdict !== "no-administrator-detector",
+    );
+    const covered = inRegion.filter((pair) => pair.verdict === "protected").length;
+    metrics.gauge("Coverage", inRegion.length === 0 ? 1 : covered / inRegion.length, ["region", region]);
+  }
+  for (const verdict of VERDICTS)
+    metrics.gauge("CoveragePairs", summary.byVerdict[verdict], ["verdict", verdict]);
+  metrics.count("DriftFound", undefined, summary.desired - summary.protected);
+  metrics.publish();
+}
+
+function regionsWith(pairs: readonly PairVerdict[], verdict: string): string[] {
+  return [...new Set(pairs.filter((pair) => pair.verdict === verdict).map((pair) => pair.region))];
 }

@@ -209,6 +209,7 @@ describe("every call the integration tier made", () => {
         "guardduty:UpdateDetector",
         "guardduty:GetMemberDetectors",
         "guardduty:UpdateMemberDetectors",
+        "guardduty:StartMonitoringMembers",
         "iam:CreateServiceLinkedRole",
         "organizations:DescribeAccount",
         "organizations:ListAccounts",
@@ -362,6 +363,8 @@ describe("what the stack must never be able to do", () => {
       [
         ["guardduty:CreateMembers"],
         ["guardduty:InviteMembers"],
+        ["guardduty:UpdateMemberDetectors"],
+        ["guardduty:StartMonitoringMembers"],
         [
           "sts:AssumeRole",
           `arn:aws:iam::${MEMBER}:role/GuardDutyOnboardingMember`,

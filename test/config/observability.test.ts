@@ -199,6 +199,27 @@ describe("alarms", () => {
     );
   });
 
+  it("fires when every reconcile run of the last coverageAlarmMinutes measured Coverage below 1, and keeps its state between runs", () => {
+    const [alarm, ...others] = alarmOn("Coverage", { Name: "service", Value: "guardduty-onboarding" });
+
+    expect(others).toEqual([]);
+    expect(alarm).toMatchObject({
+      name: "CoverageBelowTargetAlarm",
+      Namespace: environment().POWERTOOLS_METRICS_NAMESPACE,
+      Statistic: "Minimum",
+      Period: 60,
+      Threshold: 1,
+      ComparisonOperator: "LessThanThreshold",
+      // The runs are the only datapoints: a minute without one neither breaches nor clears.
+      TreatMissingData: "ignore",
+    });
+    // The coverageAlarmMinutes default (one day, the reconcile schedule's), every minute of it breaching.
+    expect(Number(alarm?.EvaluationPeriods)).toBe(1440);
+    expect(Number(alarm?.DatapointsToAlarm)).toBe(1440);
+    // CloudWatch: with periods under an hour, Period × EvaluationPeriods ≤ one day.
+    expect(Number(alarm?.Period) * Number(alarm?.EvaluationPeriods)).toBeLessThanOrEqual(86_400);
+  });
+
   it("notifies the stack's SNS topic on alarm and recovery, with the e-mail subscription when one is set", () => {
     const [topic, ...others] = ofType("AWS::SNS::Topic").map(([name]) => name);
     const subscription = ofType("AWS::SNS::Subscription").map(([, resource]) => resource);
@@ -307,8 +328,10 @@ describe("dashboard", () => {
       expect.arrayContaining(["invited", "enabled", "already", "retry", "dead-letter", "skipped"]),
     );
     expect(emf.map((row) => row[1])).toContain("DriftFound");
+    expect(emf.map((row) => row[1])).toContain("Coverage");
     for (const [metric, dimension] of [
       ["DeadLettered", "reason"],
+      ["Coverage", "region"],
       ["Retried", "attempt"],
       ["ApiLatency", "api"],
       ["ApiThrottled", "api"],
@@ -317,6 +340,9 @@ describe("dashboard", () => {
         expect.stringContaining(`{"${namespace}",${dimension},service} MetricName="${metric}"`),
       );
     }
+    expect(searches).toContainEqual(
+      expect.stringContaining(`{"${namespace}",service,verdict} MetricName="CoveragePairs"`),
+    );
   });
 
   it("queries the onboard function's own log group", () => {

@@ -27,7 +27,7 @@ afterAll(() => {
 });
 
 describe("packaged reconcile function", () => {
-  it("runs daily by default, with the onboarding queue and the stage's regions in its environment", () => {
+  it("runs daily by default, with the onboarding queue, the stage's regions, profile, mode and member side in its environment", () => {
     const fn = props("ReconcileLambdaFunction");
     const rules = Object.values(resources()).filter(
       (resource) =>
@@ -41,6 +41,10 @@ describe("packaged reconcile function", () => {
       GUARDDUTY_REGIONS: "us-east-1,eu-west-1",
       ONBOARDING_QUEUE_URL: { Ref: "OnboardingQueue" },
       ADMINISTRATOR_ACCOUNT_ID: { Ref: "AWS::AccountId" },
+      // What its verdicts and repairs depend on (shared/reconcile.ts): the profile, the mode, the member side.
+      PROTECTION_PLANS: "",
+      MEMBERSHIP_MODE: "invitation",
+      ACCEPT_INVITATIONS: "true",
     });
   });
 

@@ -399,14 +399,15 @@ describe("reconcile function", () => {
     const report = await handler(scheduledEvent("schedule-2"), lambdaContext());
     await stack.drained(30_000);
 
-    // Assess: only the lost account, in both regions, and it ends a member.
-    expect(report.enqueued).toEqual([C]);
-    expect(report.plan.drift).toMatchObject({
-      missing: 2,
-      missingByStatus: { "not-a-member": 2 },
-      accountsToOnboard: 1,
+    // Assess: only the lost account, in both regions, and it ends a member. The others are invited
+    // and this stack leaves acceptance to the members (acceptInvitations false): nothing to repair.
+    expect(report.enqueued).toEqual([`${C}-onboard`]);
+    expect(report.coverage.summary.byVerdict).toMatchObject({
+      "not-a-member": 2,
+      "invited-not-accepted": 6,
+      protected: 0,
     });
-    expect(report.plan.requests).toEqual([
+    expect(report.requests).toEqual([
       expect.objectContaining({ accountId: C, origin: "reconcile", correlationId: "schedule-2" }),
     ]);
     for (const region of REGIONS) expect(ONBOARDED).toContain(stack.sandbox.status(C, region));

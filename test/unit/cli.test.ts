@@ -1,5 +1,13 @@
 import { CloudFormationClient, DescribeStacksCommand } from "@aws-sdk/client-cloudformation";
+import {
+  GetMemberDetectorsCommand,
+  GuardDutyClient,
+  ListDetectorsCommand,
+  ListMembersCommand,
+} from "@aws-sdk/client-guardduty";
+import { ListAccountsCommand, OrganizationsClient } from "@aws-sdk/client-organizations";
 import { ReceiveMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
+import { GetCallerIdentityCommand, STSClient } from "@aws-sdk/client-sts";
 import { mockClient } from "aws-sdk-client-mock";
 import { beforeEach, describe, expect, it } from "vitest";
 import { run } from "../../cli/main.ts";
@@ -54,6 +62,7 @@ describe("gd-onboard", () => {
       [["dlq", "replay", "--help"], "only once SQS has"],
       [["backfill", "--help"], "ListMembers"],
       [["status", "--help"], "GetMembers"],
+      [["coverage", "--help"], "GetMemberDetectors"],
     ] as const) {
       const { code, stdout } = await cli([...argv]);
 
@@ -179,5 +188,85 @@ describe("progress", () => {
 
   it("prints plain lines, each once, anywhere else", () => {
     expect(render(false)).toBe("requests enqueued 5/20\nrequests enqueued 20/20\n");
+  });
+});
+
+describe("gd-onboard coverage", () => {
+  const guardduty = mockClient(GuardDutyClient);
+  const organizations = mockClient(OrganizationsClient);
+  const sts = mockClient(STSClient);
+  const [A, B] = ["600000000001", "600000000002"];
+
+  beforeEach(() => {
+    for (const mock of [guardduty, organizations, sts]) mock.reset();
+    sts.on(GetCallerIdentityCommand).resolves({ Account: "210987654321" });
+    organizations.on(ListAccountsCommand).resolves({
+      Accounts: [
+        { Id: "210987654321", State: "ACTIVE" },
+        { Id: A, State: "ACTIVE" },
+        { Id: B, State: "ACTIVE" },
+      ],
+    });
+    guardduty.on(ListDetectorsCommand).resolves({ DetectorIds: ["det-1"] });
+    guardduty.on(ListMembersCommand).resolves({
+      Members: [
+        { AccountId: A, RelationshipStatus: "Enabled" },
+        { AccountId: B, RelationshipStatus: "Resigned" },
+      ] as never,
+    });
+    guardduty.on(GetMemberDetectorsCommand).resolves({
+      MemberDataSourceConfigurations: [
+        { AccountId: A, Features: [{ Name: "S3_DATA_EVENTS", Status: "DISABLED" }] } as never,
+      ],
+      UnprocessedAccounts: [],
+    });
+  });
+
+  it("prints the counts by verdict and region, the ratio and the pairs not protected, with progress on stderr", async () => {
+    const { code, stdout, stderr } = await cli(["coverage", "--stage", "prod"]);
+
+    expect(code).toBe(0);
+    expect(stdout).toContain("Coverage of stage prod (us-east-1): 0.0000 — 0 of 4 desired");
+    expect(stdout).toMatch(/plans-differ\s+1\s+1\s+2/);
+    expect(stdout).toMatch(/resigned\s+1\s+1\s+2/);
+    expect(stdout).toMatch(
+      new RegExp(`${A}\\s+eu-west-1\\s+plans-differ\\s+S3_DATA_EVENTS is DISABLED, wanted ENABLED;`),
+    );
+    expect(stderr).toContain("regions read 2/2");
+  });
+
+  it("writes one CSV row per pair of the verdicts asked for, and JSON with every count", async () => {
+    const csv = await cli([
+      "coverage",
+      "--stage",
+      "prod",
+      "--csv",
+      "--verdict",
+      "resigned",
+      "--regions",
+      "eu-west-1",
+    ]);
+    const json = await cli(["coverage", "--stage", "prod", "--json"]);
+
+    expect(csv.stdout.trim().split("\n")).toEqual([
+      "accountId,region,verdict,detail",
+      `${B},eu-west-1,resigned,Resigned`,
+    ]);
+    const report = JSON.parse(json.stdout) as Record<string, unknown>;
+    expect(report).toMatchObject({ coverage: 0, desired: 4, protected: 0, accounts: 3, inactive: 0 });
+    expect((report.byRegion as Record<string, Record<string, number>>)["us-east-1"]).toMatchObject({
+      "plans-differ": 1,
+      resigned: 1,
+    });
+    expect(report.pairs).toHaveLength(4);
+  });
+
+  it("refuses an unknown verdict and --json with --csv", async () => {
+    const unknown = await cli(["coverage", "--stage", "prod", "--verdict", "invited"]);
+    const both = await cli(["coverage", "--stage", "prod", "--json", "--csv"]);
+
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain('"invited" is not one of protected, not-a-member');
+    expect(both.code).toBe(2);
   });
 });

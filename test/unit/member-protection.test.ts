@@ -5,6 +5,7 @@ import {
   GetMembersCommand,
   GuardDutyClient,
   ListDetectorsCommand,
+  StartMonitoringMembersCommand,
   UpdateMemberDetectorsCommand,
 } from "@aws-sdk/client-guardduty";
 import { mockClient } from "aws-sdk-client-mock";
@@ -150,6 +151,41 @@ describe("RegionProtection.verify", () => {
       outcome: "retry",
       reason: "service-unavailable",
     });
+  });
+});
+
+describe("RegionProtection.verify of a member whose monitoring stopped", () => {
+  it("starts monitoring again (StartMonitoringMembers) and verifies it; one still Disabled is retried as a suspended detector, a refused one as GuardDuty said", async () => {
+    const status = (AccountId: string, RelationshipStatus: string) =>
+      ({ AccountId, RelationshipStatus }) as never;
+    guardduty
+      .on(GetMembersCommand)
+      .resolvesOnce({ Members: [status(A, "Disabled"), status(B, "Disabled"), status(C, "Disabled")] })
+      .resolves({ Members: [status(A, "Enabled"), status(B, "Disabled")] });
+    guardduty.on(StartMonitoringMembersCommand).resolves({
+      UnprocessedAccounts: [
+        {
+          AccountId: C,
+          Result: "The request is rejected because the input detectorId is not owned by the current account.",
+        },
+      ],
+    });
+    guardduty.on(GetMemberDetectorsCommand).resolves(detectors([A, profile]));
+
+    const outcomes = await protection().verify([A, B, C]);
+
+    expect(guardduty.commandCalls(StartMonitoringMembersCommand)[0]?.args[0].input).toEqual({
+      DetectorId: "admin-detector",
+      AccountIds: [A, B, C],
+    });
+    expect(outcomes.get(A)).toEqual({ outcome: "protected", memberStatus: "Enabled" });
+    expect(outcomes.get(B)).toMatchObject({
+      outcome: "retry",
+      reason: "member-not-associated",
+      detail: expect.stringContaining("its own detector is suspended"),
+      step: "verify",
+    });
+    expect(outcomes.get(C)).toMatchObject({ step: "verify", detail: expect.stringContaining("not owned") });
   });
 });
 

@@ -1,0 +1,289 @@
+import { GetMemberDetectorsCommand, type GuardDutyClient } from "@aws-sdk/client-guardduty";
+import { listOrganizationAccounts, type OrganizationAccount } from "./backfill.ts";
+import type { Clients } from "./clients.ts";
+import { chunk, mapWithConcurrency } from "./concurrency.ts";
+import type { MembershipMode } from "./config.ts";
+import { findDetector, listMembers, MAX_ACCOUNTS_PER_CALL } from "./guardduty.ts";
+import type { OnboardingRequest } from "./message.ts";
+import type { Step } from "./outcomes.ts";
+import { describeError, redact } from "./privacy.ts";
+import { type ActualPlans, actualPlans, differences, type Profile, plansFor } from "./protection.ts";
+
+/**
+ * Coverage: the verdict of every (account, region) the stage is responsible for, and the repair each
+ * one needs. The desired state is every ACTIVE account of the organization but the administrator, in
+ * every managed region where the administrator has a detector; the actual state is what the
+ * administrator sees (Organizations ListAccounts, GuardDuty ListMembers and GetMemberDetectors). The
+ * `reconcile` function enqueues the repairs and publishes the ratio; `gd-onboard coverage` prints it.
+ */
+
+/**
+ * The verdicts (README, "Coverage"):
+ * - `protected`: Enabled under this administrator, plans equal to the region's profile;
+ * - `not-a-member`: the administrator does not list the account at all;
+ * - `invited-not-accepted`: Created (not invited yet), Invited or EmailVerificationInProgress;
+ * - `monitoring-stopped`: Disabled (StopMonitoringMembers, or the member suspended its detector);
+ * - `resigned`: the member disassociated itself; `removed`: the administrator disassociated it (or the
+ *   member deleted its detector);
+ * - `email-verification-failed`: the invitation's e-mail could not be verified;
+ * - `plans-differ`: Enabled, but its plans differ from the profile (or could not be read);
+ * - `no-administrator-detector`: the administrator has no detector in the region: nothing can join.
+ */
+export const VERDICTS = [
+  "protected",
+  "not-a-member",
+  "invited-not-accepted",
+  "monitoring-stopped",
+  "resigned",
+  "removed",
+  "email-verification-failed",
+  "plans-differ",
+  "no-administrator-detector",
+] as const;
+export type Verdict = (typeof VERDICTS)[number];
+
+/** The verdict of a relationship status other than Enabled (GuardDuty `RelationshipStatus`). */
+const BY_STATUS: Readonly<Record<string, Verdict>> = {
+  Created: "invited-not-accepted",
+  Invited: "invited-not-accepted",
+  EmailVerificationInProgress: "invited-not-accepted",
+  Disabled: "monitoring-stopped",
+  Resigned: "resigned",
+  Removed: "removed",
+  EmailVerificationFailed: "email-verification-failed",
+};
+
+export interface PairVerdict {
+  readonly accountId: string;
+  readonly region: string;
+  readonly verdict: Verdict;
+  /** The relationship status found, what differs, why plans could not be read… (never an e-mail). */
+  readonly detail: string;
+  /** The relationship status (absent: not a member, or no detector). */
+  readonly status?: string;
+}
+
+/** What the administrator sees in one region; `undefined` members: no detector there. */
+export interface RegionState {
+  readonly region: string;
+  readonly statuses?: ReadonlyMap<string, string>;
+  /** Plans of the Enabled members GetMemberDetectors answered for. */
+  readonly plans?: ReadonlyMap<string, ActualPlans>;
+  /** Why GetMemberDetectors did not answer for a member (its UnprocessedAccounts text, redacted). */
+  readonly unreadable?: ReadonlyMap<string, string>;
+}
+
+/** The verdict of one (account, region) from the region's state and the profile. */
+export function verdictOf(accountId: string, state: RegionState, profile: Profile): PairVerdict {
+  const { region } = state;
+  if (state.statuses === undefined)
+    return {
+      accountId,
+      region,
+      verdict: "no-administrator-detector",
+      detail: "the administrator has no GuardDuty detector in this region",
+    };
+  const status = state.statuses.get(accountId);
+  if (status === undefined)
+    return { accountId, region, verdict: "not-a-member", detail: "not listed by the administrator" };
+  if (status !== "Enabled")
+    return { accountId, region, status, verdict: BY_STATUS[status] ?? "not-a-member", detail: status };
+  const plans = state.plans?.get(accountId);
+  if (plans === undefined) {
+    const why = state.unreadable?.get(accountId) ?? "GetMemberDetectors did not answer for this member";
+    return { accountId, region, status, verdict: "plans-differ", detail: `plans not read: ${why}` };
+  }
+  const found = differences(plansFor(profile, region), plans);
+  return found.length === 0
+    ? { accountId, region, status, verdict: "protected", detail: "Enabled, plans = profile" }
+    : { accountId, region, status, verdict: "plans-differ", detail: found.join("; ") };
+}
+
+/** Counts of one set of verdicts: the desired pairs, those protected, and the ratio (0–1). */
+export interface CoverageSummary {
+  /** Pairs the stage is responsible for: every verdict but `no-administrator-detector`. */
+  readonly desired: number;
+  readonly protected: number;
+  /** protected ÷ desired, 0–1; 1 when nothing is desired. */
+  readonly ratio: number;
+  readonly byVerdict: Readonly<Record<Verdict, number>>;
+}
+
+export function summarize(pairs: readonly PairVerdict[]): CoverageSummary {
+  const byVerdict = Object.fromEntries(VERDICTS.map((verdict) => [verdict, 0])) as Record<Verdict, number>;
+  for (const { verdict } of pairs) byVerdict[verdict]++;
+  const desired = pairs.length - byVerdict["no-administrator-detector"];
+  const covered = byVerdict.protected;
+  return { desired, protected: covered, ratio: desired === 0 ? 1 : covered / desired, byVerdict };
+}
+
+/**
+ * The repair of a verdict, as the request step it resumes at: `onboard` (a fresh request:
+ * CreateMembers and, in invitation mode, InviteMembers again — `members.ts` re-invites a Removed,
+ * Resigned or Created member), `accept` (the member side only: the invitation is out), `verify`
+ * (the administrator reads and applies the plans; a Disabled member's monitoring is started again
+ * first, `member-protection.ts`), or none: `email-verification-failed` needs a person (fix the
+ * e-mail, DeleteMembers, then backfill) and `no-administrator-detector` an administrator detector.
+ */
+export type Repair = "onboard" | Step;
+
+export interface RepairOptions {
+  readonly mode: MembershipMode;
+  /** Invitation mode: the accept function enters members (`acceptInvitations`). */
+  readonly acceptInvitations: boolean;
+}
+
+export function repairOf(pair: PairVerdict, options: RepairOptions): Repair | undefined {
+  switch (pair.verdict) {
+    case "not-a-member":
+    case "removed":
+    case "resigned":
+      return "onboard";
+    case "invited-not-accepted":
+      // Created was never invited; organization mode enables with CreateMembers alone.
+      if (pair.status === "Created" || options.mode === "organization") return "onboard";
+      return options.acceptInvitations ? "accept" : undefined;
+    case "plans-differ":
+    case "monitoring-stopped":
+      return "verify";
+    default:
+      return undefined;
+  }
+}
+
+/** One request per (account, repair), naming the regions that need it, in the order of `pairs`. */
+export function repairRequests(
+  pairs: readonly PairVerdict[],
+  options: RepairOptions & {
+    readonly origin: OnboardingRequest["origin"];
+    readonly requestedAt: string;
+    readonly correlationId?: string;
+  },
+): { key: string; request: OnboardingRequest }[] {
+  const grouped = new Map<string, { repair: Repair; accountId: string; regions: string[] }>();
+  for (const pair of pairs) {
+    const repair = repairOf(pair, options);
+    if (repair === undefined) continue;
+    const key = `${pair.accountId}-${repair}`;
+    const entry = grouped.get(key) ?? { repair, accountId: pair.accountId, regions: [] };
+    entry.regions.push(pair.region);
+    grouped.set(key, entry);
+  }
+  return [...grouped].map(([key, { repair, accountId, regions }]) => ({
+    key,
+    request: {
+      version: 1,
+      accountId,
+      regions,
+      attempt: 0,
+      origin: options.origin,
+      requestedAt: options.requestedAt,
+      correlationId: options.correlationId,
+      ...(repair !== "onboard" && { step: repair }),
+    },
+  }));
+}
+
+/** Regions read at once: GuardDuty throttles per region, this only bounds the process's own burst. */
+const REGION_CONCURRENCY = 4;
+
+export type CoverageProgress =
+  | { readonly phase: "accounts"; readonly listed: number }
+  | { readonly phase: "members"; readonly region: string; readonly done: number; readonly total: number };
+
+export interface CoverageOptions {
+  readonly regions: readonly string[];
+  readonly profile: Profile;
+  readonly administratorAccountId?: string;
+  readonly signal?: AbortSignal;
+  readonly onProgress?: (progress: CoverageProgress) => void;
+}
+
+export interface CoverageReport {
+  /** Every (account, region) of the regions read, account by account in the organization's order. */
+  readonly pairs: readonly PairVerdict[];
+  readonly summary: CoverageSummary;
+  readonly accounts: number;
+  /** Suspended, closed or closing accounts: not desired. */
+  readonly inactive: number;
+  /** Regions whose members could not be read, with why: left out, never guessed. */
+  readonly regionsFailed: Readonly<Record<string, string>>;
+}
+
+/**
+ * Reads the organization and every region's members and plans, and gives every desired (account,
+ * region) its verdict. A region that cannot be read is reported and left out; an Organizations
+ * failure is raised as it is.
+ */
+export async function readCoverage(
+  clients: Pick<Clients, "organizations" | "guardduty">,
+  options: CoverageOptions,
+): Promise<CoverageReport> {
+  const { signal, onProgress } = options;
+  const accounts = await listOrganizationAccounts(clients.organizations, {
+    signal,
+    onPage: (listed) => onProgress?.({ phase: "accounts", listed }),
+  });
+  let done = 0;
+  const states = await mapWithConcurrency(options.regions, REGION_CONCURRENCY, async (region) => {
+    try {
+      return await readRegion(clients.guardduty(region), region, signal);
+    } catch (error) {
+      return new Error(describeError(error));
+    } finally {
+      onProgress?.({ phase: "members", region, done: ++done, total: options.regions.length });
+    }
+  });
+  const regionsFailed: Record<string, string> = {};
+  const read: RegionState[] = [];
+  for (const [index, region] of options.regions.entries()) {
+    const state = states[index];
+    if (state instanceof Error) regionsFailed[region] = state.message;
+    else if (state) read.push(state);
+  }
+  const desired = accounts.filter(
+    ({ accountId, active }) => active && accountId !== options.administratorAccountId,
+  );
+  const pairs = desired.flatMap(({ accountId }) =>
+    read.map((state) => verdictOf(accountId, state, options.profile)),
+  );
+  return {
+    pairs,
+    summary: summarize(pairs),
+    accounts: accounts.length,
+    inactive: accounts.filter((account: OrganizationAccount) => !account.active).length,
+    regionsFailed,
+  };
+}
+
+/**
+ * One region as the administrator sees it: relationship status of every member (ListMembers, every
+ * page, associated or not), then the plans of the Enabled ones (GetMemberDetectors, ≤ 50 ids a call).
+ */
+export async function readRegion(
+  guardduty: GuardDutyClient,
+  region: string,
+  signal?: AbortSignal,
+): Promise<RegionState> {
+  const detectorId = await findDetector(guardduty, signal);
+  if (!detectorId) return { region };
+  const statuses = new Map<string, string>();
+  for await (const page of listMembers(guardduty, detectorId, signal))
+    for (const member of page)
+      if (member.AccountId && member.RelationshipStatus)
+        statuses.set(member.AccountId, member.RelationshipStatus);
+  const plans = new Map<string, ActualPlans>();
+  const unreadable = new Map<string, string>();
+  const enabled = [...statuses].filter(([, status]) => status === "Enabled").map(([id]) => id);
+  for (const part of chunk(enabled, MAX_ACCOUNTS_PER_CALL)) {
+    const answer = await guardduty.send(
+      new GetMemberDetectorsCommand({ DetectorId: detectorId, AccountIds: part }),
+      { abortSignal: signal },
+    );
+    for (const member of answer.MemberDataSourceConfigurations ?? [])
+      if (member.AccountId) plans.set(member.AccountId, actualPlans(member.Features));
+    for (const { AccountId, Result } of answer.UnprocessedAccounts ?? [])
+      if (AccountId) unreadable.set(AccountId, redact(Result ?? "(no result text)"));
+  }
+  return { region, statuses, plans, unreadable };
+}

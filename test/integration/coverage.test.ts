@@ -1,0 +1,168 @@
+import {
+  DeleteMembersCommand,
+  DisassociateFromAdministratorAccountCommand,
+  DisassociateMembersCommand,
+  GuardDutyClient,
+  InviteMembersCommand,
+  ListDetectorsCommand,
+  StopMonitoringMembersCommand,
+  UpdateDetectorCommand,
+} from "@aws-sdk/client-guardduty";
+import type { ScheduledEvent } from "aws-lambda";
+import { afterEach, describe, expect, it } from "vitest";
+import { run } from "../../cli/main.ts";
+import type { LocalStack } from "../../local/local-stack.ts";
+import { peekDeadLetters } from "../../local/summary.ts";
+import { ADMINISTRATOR_ACCESS_KEY_ID } from "../../sandbox/identity.ts";
+import { accountIds } from "../support/events.ts";
+import { lambdaContext } from "../support/lambda.ts";
+import { onboardAccounts, startTestStack } from "../support/local.ts";
+
+/**
+ * Coverage across the wire: members protected by the pipeline are put out of place with the calls
+ * people and member accounts make (a member resigns, the administrator stops monitoring one, removes
+ * one, deletes one, invites one again by hand, a member turns a plan off), `gd-onboard coverage --local --json` gives each pair its
+ * verdict, the reconcile function enqueues the repairs, and once the queues drain every pair is
+ * protected again.
+ */
+const REGIONS = ["us-east-1", "eu-west-1"];
+let local: LocalStack | undefined;
+const savedEnv = { ...process.env };
+
+afterEach(async () => {
+  await local?.stop();
+  local = undefined;
+  for (const name of Object.keys(process.env)) if (!(name in savedEnv)) delete process.env[name];
+  Object.assign(process.env, savedEnv);
+});
+
+interface CoverageJson {
+  coverage: number;
+  desired: number;
+  byVerdict: Record<string, number>;
+  pairs: { accountId: string; region: string; verdict: string; detail: string }[];
+}
+
+/** `gd-onboard coverage --local --json` as an operator runs it, with the stack's operator credentials. */
+async function coverage(stack: LocalStack): Promise<CoverageJson> {
+  let stdout = "";
+  const code = await run(["coverage", "--local", "--json"], {
+    stdout: { write: (text: string) => (stdout += text) },
+    stderr: { write: () => {} },
+    env: stack.env,
+  });
+  expect(code).toBe(0);
+  return JSON.parse(stdout) as CoverageJson;
+}
+
+/** A GuardDuty client of `accountId` itself (the member's own credentials) or of the administrator. */
+function client(stack: LocalStack, region: string, accountId?: string): GuardDutyClient {
+  const accessKeyId = accountId ? `member-${accountId}` : ADMINISTRATOR_ACCESS_KEY_ID;
+  if (accountId) stack.sandbox.registerCredentials(accessKeyId, accountId);
+  return new GuardDutyClient({
+    endpoint: stack.sandbox.url,
+    region,
+    credentials: { accessKeyId, secretAccessKey: "local" },
+  });
+}
+
+async function detectorOf(guardduty: GuardDutyClient): Promise<string> {
+  const { DetectorIds = [] } = await guardduty.send(new ListDetectorsCommand({}));
+  return DetectorIds[0] as string;
+}
+
+function scheduledEvent(id: string): ScheduledEvent {
+  return {
+    version: "0",
+    id,
+    "detail-type": "Scheduled Event",
+    source: "aws.events",
+    account: "210987654321",
+    time: new Date().toISOString(),
+    region: "us-east-1",
+    resources: ["arn:aws:events:us-east-1:210987654321:rule/guardduty-onboarding-local-reconcile"],
+    detail: {},
+  };
+}
+
+describe("coverage", () => {
+  it("gives every pair put out of place its verdict, and the reconcile's repairs bring coverage back to 1", async () => {
+    // Prepare: seven accounts onboarded and protected in both regions.
+    const ids = accountIds(7, 640000000000);
+    const [resigned, stopped, removed, deleted, drifted, invited] = ids as [
+      string,
+      string,
+      string,
+      string,
+      string,
+      string,
+    ];
+    local = await startTestStack(ids, { regions: REGIONS, sandbox: { accountCount: 0 } });
+    const stack = local;
+    await onboardAccounts(stack, [...ids, stack.sandbox.managementAccountId]);
+    expect((await coverage(stack)).coverage).toBe(1);
+
+    // … then put out of place, in us-east-1, by the calls AWS offers each party.
+    const region = "us-east-1";
+    const admin = client(stack, region);
+    const DetectorId = await detectorOf(admin);
+    const own = client(stack, region, resigned);
+    await own.send(new DisassociateFromAdministratorAccountCommand({ DetectorId: await detectorOf(own) }));
+    await admin.send(new StopMonitoringMembersCommand({ DetectorId, AccountIds: [stopped] }));
+    await admin.send(new DisassociateMembersCommand({ DetectorId, AccountIds: [removed, deleted, invited] }));
+    await admin.send(new DeleteMembersCommand({ DetectorId, AccountIds: [deleted] }));
+    // Invited again by hand, and not accepted.
+    await admin.send(
+      new InviteMembersCommand({ DetectorId, AccountIds: [invited], DisableEmailNotification: true }),
+    );
+    const member = client(stack, region, drifted);
+    await member.send(
+      new UpdateDetectorCommand({
+        DetectorId: await detectorOf(member),
+        Features: [{ Name: "S3_DATA_EVENTS", Status: "DISABLED" }],
+      }),
+    );
+
+    // Act 1: the operator's view.
+    const before = await coverage(stack);
+
+    // Assess 1: one verdict per pair put out of place; the rest protected.
+    const desired = (ids.length + 1) * REGIONS.length;
+    expect(before).toMatchObject({ desired, coverage: (desired - 6) / desired });
+    const outOfPlace = before.pairs.filter((pair) => pair.verdict !== "protected");
+    expect(outOfPlace.map(({ accountId, region, verdict }) => ({ accountId, region, verdict }))).toEqual([
+      { accountId: resigned, region, verdict: "resigned" },
+      { accountId: stopped, region, verdict: "monitoring-stopped" },
+      { accountId: removed, region, verdict: "removed" },
+      { accountId: deleted, region, verdict: "not-a-member" },
+      { accountId: drifted, region, verdict: "plans-differ" },
+      { accountId: invited, region, verdict: "invited-not-accepted" },
+    ]);
+    expect(outOfPlace[4]?.detail).toBe("S3_DATA_EVENTS is DISABLED, wanted ENABLED");
+
+    // Act 2: the scheduled reconciliation, then the pipeline works through its repairs.
+    Object.assign(process.env, stack.roleEnv("reconcile"), {
+      POWERTOOLS_LOG_LEVEL: "SILENT",
+      POWERTOOLS_METRICS_DISABLED: "true",
+    });
+    const { handler } = await import("../../functions/reconcile.ts");
+    const report = await handler(scheduledEvent("schedule-coverage"), lambdaContext());
+    await stack.drained(60_000);
+
+    // Assess 2: one repair per (account, repair), each resuming where it must; coverage back to 1.
+    expect(
+      report.requests.map(({ accountId, regions, step, origin }) => ({ accountId, regions, step, origin })),
+    ).toEqual([
+      { accountId: resigned, regions: [region], step: undefined, origin: "reconcile" },
+      { accountId: stopped, regions: [region], step: "verify", origin: "reconcile" },
+      { accountId: removed, regions: [region], step: undefined, origin: "reconcile" },
+      { accountId: deleted, regions: [region], step: undefined, origin: "reconcile" },
+      { accountId: drifted, regions: [region], step: "verify", origin: "reconcile" },
+      { accountId: invited, regions: [region], step: "accept", origin: "reconcile" },
+    ]);
+    const after = await coverage(stack);
+    expect(after).toMatchObject({ coverage: 1, desired, byVerdict: { protected: desired } });
+    expect(stack.sandbox.counters.calls("StartMonitoringMembers", region)).toBe(1);
+    expect(await peekDeadLetters(stack.sqs.client, stack.sqs.urls.DeadLetterQueue as string)).toEqual([]);
+  });
+});
