@@ -6,6 +6,11 @@
  */
 import { readFileSync } from "node:fs";
 import { DeleteMembersCommand, DisassociateMembersCommand, GuardDutyClient } from "@aws-sdk/client-guardduty";
+import {
+  CloseAccountCommand,
+  OrganizationsClient,
+  RemoveAccountFromOrganizationCommand,
+} from "@aws-sdk/client-organizations";
 import { afterEach, describe, expect, it } from "vitest";
 import { publish } from "../../local/inputs.ts";
 import type { LocalStack } from "../../local/local-stack.ts";
@@ -15,6 +20,7 @@ import { onboardAccounts, startTestStack } from "../support/local.ts";
 
 const REGIONS = ["us-east-1", "eu-west-1"];
 const HUMAN_KEY = "AKIDLIFECYCLEHUMAN";
+const MANAGEMENT_KEY = "AKIDLIFECYCLEMANAGEMENT";
 let stack: LocalStack | undefined;
 
 afterEach(async () => {
@@ -47,7 +53,18 @@ describe("account lifecycle, end to end", () => {
     await onboardAccounts(stack, [closed, removed, staying]);
     expect(new Set(statuses(stack, [closed, removed, staying]))).toEqual(new Set(["Enabled"]));
 
-    // Act: one account closed, one removed from the organization.
+    // Act: one account closed, one removed from the organization — by the management account, then the
+    // events CloudTrail would deliver for it.
+    stack.sandbox.registerCredentials(MANAGEMENT_KEY, stack.sandbox.managementAccountId);
+    const organizations = new OrganizationsClient({
+      region: "us-east-1",
+      endpoint: stack.sandbox.url,
+      credentials: { accessKeyId: MANAGEMENT_KEY, secretAccessKey: "sandbox" },
+      maxAttempts: 1,
+    });
+    await organizations.send(new CloseAccountCommand({ AccountId: closed }));
+    await organizations.send(new RemoveAccountFromOrganizationCommand({ AccountId: removed }));
+    organizations.destroy();
     await deliver(
       stack,
       sample("organizations-close-account-result.service-event", { "888888888888": closed }),
