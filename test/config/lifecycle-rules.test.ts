@@ -1,18 +1,26 @@
 import { execFileSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
-import { beforeAll, describe, expect, it } from "vitest";
-import { type Packaged, packageStack } from "../support/package.ts";
+import { describe, expect, it } from "vitest";
+import { parse } from "yaml";
 
 /**
- * The packaged stack's EventBridge rules against the samples of events/ and events/lifecycle/, with moto's
+ * The stack's EventBridge rules against the samples of events/ and events/lifecycle/, with moto's
  * EventBridge pattern matcher as an oracle the project did not write (its `EventPattern` implements the
- * documented pattern syntax: `anything-but` with `prefix`, `exists`, `$or`).
+ * documented pattern syntax: `anything-but` with `prefix`, `exists`, `$or`). serverless.yml is read as
+ * plain YAML (no packaging: test/config/stack.test.ts packages it), its stage variables resolved as
+ * `serverless package` resolves them for the default stage.
  */
-
-let packaged: Packaged;
-beforeAll(async () => {
-  packaged = await packageStack();
-}, 180_000);
+interface Resource {
+  Type: string;
+  Properties?: Record<string, unknown>;
+}
+/** The prefix as serverless.yml writes it. */
+// biome-ignore lint/suspicious/noTemplateCurlyInString: Serverless Framework variable syntax
+const STACK_PREFIX = "${self:service}-${sls:stage}-";
+const DEFAULT_PREFIX = "guardduty-onboarding-dev-";
+const resources = (
+  parse(readFileSync("serverless.yml", "utf8")) as { resources: { Resources: Record<string, Resource> } }
+).resources.Resources;
 
 const MATCHER = `
 import json, sys
@@ -42,9 +50,14 @@ const samples = (dir: string) =>
 describe("lifecycle rules (moto's pattern matcher)", () => {
   const rules = () =>
     Object.fromEntries(
-      Object.entries(packaged.template.Resources)
+      Object.entries(resources)
         .filter(([, resource]) => resource.Type === "AWS::Events::Rule" && resource.Properties?.EventPattern)
-        .map(([name, resource]) => [name, resource.Properties?.EventPattern]),
+        .map(([name, resource]) => [
+          name,
+          JSON.parse(
+            JSON.stringify(resource.Properties?.EventPattern).replaceAll(STACK_PREFIX, DEFAULT_PREFIX),
+          ),
+        ]),
     );
 
   it("matches each lifecycle sample with exactly its rule, and never the stack's own calls", () => {
@@ -89,13 +102,13 @@ describe("lifecycle rules (moto's pattern matcher)", () => {
   });
 
   it("excludes every role of this stack from the tamper rule by the prefix their names share", () => {
-    const pattern = JSON.stringify(rules().GuardDutyTamperSignalRule);
+    const pattern = JSON.stringify(resources.GuardDutyTamperSignalRule?.Properties?.EventPattern);
     const prefix = /"anything-but":\{"prefix":"([^"]+)"\}/.exec(pattern)?.[1] ?? "(none)";
-    const roles = Object.values(packaged.template.Resources)
+    const roles = Object.values(resources)
       .filter((resource) => resource.Type === "AWS::IAM::Role")
       .map((resource) => String(resource.Properties?.RoleName));
 
-    expect(prefix).toBe("guardduty-onboarding-dev-");
+    expect(prefix).toBe(STACK_PREFIX);
     expect(roles.length).toBeGreaterThan(0);
     expect(roles.filter((name) => !name.startsWith(prefix))).toEqual([]);
   });
