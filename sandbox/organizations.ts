@@ -29,6 +29,14 @@ const CONTENT_TYPE = "application/x-amz-json-1.1";
 /** Model `ListAccounts.MaxResults`: 1–20; pages hold at most 20 accounts. */
 const MAX_ACCOUNTS_PER_PAGE = 20;
 const ACCOUNT_ID = /^\d{12}$/;
+/** Operations that change the organization: the management account's alone. */
+const WRITES: ReadonlySet<string> = new Set(["CloseAccount", "RemoveAccountFromOrganization"]);
+/** The model's documentation of each error CloseAccount and RemoveAccountFromOrganization answer here. */
+const LIFECYCLE_ERRORS: Readonly<Record<string, string>> = {
+  AccountNotFoundException: "We can't find an account with the AccountId that you specified.",
+  AccountAlreadyClosedException: "You attempted to close an account that is already closed.",
+  MasterCannotLeaveOrganizationException: "You can't remove a management account from an organization.",
+};
 
 /** Whether a request is an Organizations call (JSON 1.1 target header) rather than GuardDuty REST. */
 export function isOrganizationsRequest(request: SandboxRequest): boolean {
@@ -55,6 +63,8 @@ export class OrganizationsService implements WireService {
       ListAccounts: (input) => this.listAccounts(input),
       ListDelegatedAdministrators: (input) => this.listDelegatedAdministrators(input),
       DescribeOrganization: () => this.describeOrganization(),
+      CloseAccount: (input) => this.lifecycle(input, (id) => this.organization.close(id)),
+      RemoveAccountFromOrganization: (input) => this.lifecycle(input, (id) => this.organization.remove(id)),
     };
   }
 
@@ -81,6 +91,10 @@ export class OrganizationsService implements WireService {
       run: () => {
         // Reading the organization is for its management account and its delegated administrators.
         if (operation !== "DescribeOrganization" && !this.canRead(caller)) {
+          throw this.accessDenied("You don't have permissions to access this resource.");
+        }
+        // Closing and removing accounts is the management account's alone (model documentation).
+        if (WRITES.has(operation) && caller !== this.organization.managementAccountId) {
           throw this.accessDenied("You don't have permissions to access this resource.");
         }
         return handler(input);
@@ -173,6 +187,21 @@ export class OrganizationsService implements WireService {
       return [{ ...(this.toAccount(account) as object), DelegationEnabledDate: enabledAt / 1000 }];
     });
     return this.page(administrators, input, "DelegatedAdministrators");
+  }
+
+  /**
+   * CloseAccount and RemoveAccountFromOrganization: `AccountId` (12 digits) in, no output (the model
+   * declares none: an empty JSON object). The sandbox emits no CloudTrail event for either: tests publish
+   * the samples of events/lifecycle/ themselves.
+   */
+  private lifecycle(input: Record<string, unknown>, change: (id: string) => string | undefined): unknown {
+    const id = input.AccountId;
+    if (typeof id !== "string" || !ACCOUNT_ID.test(id)) {
+      throw invalidInput("INVALID_PATTERN", "You provided a value that doesn't match the required pattern.");
+    }
+    const error = change(id);
+    if (error !== undefined) throw new SandboxError(error, 400, LIFECYCLE_ERRORS[error] ?? error);
+    return {};
   }
 
   private describeAccount(input: Record<string, unknown>): unknown {

@@ -290,6 +290,34 @@ export class Organization {
     );
   }
 
+  /**
+   * CloseAccount (botocore model): the account goes PENDING_CLOSURE at once and SUSPENDED once AWS has
+   * closed it (`closureMs` later; SUSPENDED for up to 90 days, model `AccountState`). Answers the error code
+   * the model lists when it cannot be closed, or undefined.
+   */
+  close(
+    id: string,
+    closureMs = 50,
+  ): "AccountNotFoundException" | "AccountAlreadyClosedException" | undefined {
+    const account = this.accounts.get(id);
+    if (account === undefined) return "AccountNotFoundException";
+    if (account.state !== "ACTIVE" && account.state !== "PENDING_ACTIVATION")
+      return "AccountAlreadyClosedException";
+    this.put({ ...account, state: "PENDING_CLOSURE", status: "PENDING_CLOSURE" });
+    setTimeout(() => {
+      const current = this.accounts.get(id);
+      if (current?.state === "PENDING_CLOSURE")
+        this.put({ ...current, state: "SUSPENDED", status: "SUSPENDED" });
+    }, closureMs).unref();
+    return undefined;
+  }
+
+  /** RemoveAccountFromOrganization (botocore model): the account is no longer listed or described. */
+  remove(id: string): "AccountNotFoundException" | "MasterCannotLeaveOrganizationException" | undefined {
+    if (id === this.managementAccountId) return "MasterCannotLeaveOrganizationException";
+    return this.accounts.delete(id) ? undefined : "AccountNotFoundException";
+  }
+
   private put(account: OrgAccount): void {
     this.accounts.set(account.id, account);
   }

@@ -280,6 +280,24 @@ export const OTHER_REASONS: readonly (Decision & { readonly action: string })[] 
   },
   {
     verdict: "skipped",
+    reason: "lifecycle-event-ignored",
+    action:
+      "None: the lifecycle event asks for nothing (a failed call, a handshake that is not an invitation, a closure that did not succeed).",
+  },
+  {
+    verdict: "skipped",
+    reason: "offboarding-disabled",
+    action:
+      'None: the stage parameter `offboardDepartedAccounts` is "false", so a departed account\'s members are left as they are. Remove them with `aws guardduty disassociate-members` and `delete-members` if you want to.',
+  },
+  {
+    verdict: "skipped",
+    reason: "auto-enable-all-keeps-member",
+    action:
+      "The organization's auto-enable is ALL, under which GuardDuty refuses to disassociate or delete organization members: the account leaves GuardDuty when it leaves the organization. To remove it sooner, set auto-enable to NEW (UpdateOrganizationConfiguration), then replay.",
+  },
+  {
+    verdict: "skipped",
     reason: "region-not-configured",
     action: "The request names only regions this stage does not manage.",
   },

@@ -47,6 +47,8 @@ export interface Config extends StageConfig, RetryConfig {
   readonly acceptQueueUrl?: string;
   /** The account directory shared by the function's containers (a DynamoDB table); none: each its own. */
   readonly directoryTable?: string;
+  /** Departed and closed accounts' members are disassociated and deleted (`offboardDepartedAccounts`). */
+  readonly offboardDepartedAccounts: boolean;
 }
 
 /** The accept function: the member side. */
@@ -128,6 +130,7 @@ export function loadConfig(env: Env = process.env): Config {
     retryQueueUrl: url(env, "RETRY_QUEUE_URL"),
     acceptQueueUrl: accepts ? url(env, "ACCEPT_QUEUE_URL") : undefined,
     directoryTable: env.ACCOUNT_DIRECTORY_TABLE?.trim() || undefined,
+    offboardDepartedAccounts: bool(env, "OFFBOARD_DEPARTED_ACCOUNTS", true),
   };
 }
 

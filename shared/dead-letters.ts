@@ -126,6 +126,22 @@ function readRedriven(body: string): BodyFields {
       },
     };
   }
+  if (parsed.kind === "ignored") {
+    return {
+      ...redriven,
+      correlationId: parsed.correlationId,
+      replay: { notReplayable: `${parsed.detail}: nothing to do` },
+    };
+  }
+  if (parsed.kind === "requests") {
+    return {
+      ...redriven,
+      correlationId: parsed.requests[0]?.correlationId,
+      replay: {
+        notReplayable: `the event names ${parsed.requests.length} accounts: move it back as it is (dlq replay --all)`,
+      },
+    };
+  }
   const { request } = parsed;
   // A request keeps every field it came with (a newer `step`, say); an event becomes a request for its account.
   const json = jsonObject(body);

@@ -13,6 +13,7 @@ import {
   MAX_ACCOUNTS_PER_CALL,
   NEEDS_NO_INVITATION,
 } from "./guardduty.ts";
+import { removeMembers } from "./member-removal.ts";
 import type { CellOutcome } from "./outcomes.ts";
 import { describeError, redact } from "./privacy.ts";
 
@@ -170,6 +171,25 @@ export class RegionMembers {
       }
     }
     return outcomes;
+  }
+
+  /**
+   * Removes departed accounts' members in this region (`member-removal.ts`). Without a detector there is
+   * no member to remove.
+   */
+  async offboard(accountIds: readonly string[], signal?: AbortSignal): Promise<Map<string, CellOutcome>> {
+    let detectorId: string | undefined;
+    try {
+      detectorId = await this.#detector(signal);
+    } catch (error) {
+      const rejection = fromRejection({ ...classifyError(error), detail: describeError(error) });
+      return new Map(accountIds.map((id) => [id, rejection]));
+    }
+    if (!detectorId) {
+      const none: CellOutcome = { outcome: "offboarded", detail: "the administrator has no detector here" };
+      return new Map(accountIds.map((id) => [id, none]));
+    }
+    return removeMembers(this.#client, detectorId, accountIds, signal);
   }
 
   /**

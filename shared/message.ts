@@ -2,12 +2,13 @@ import * as z from "zod/mini";
 import { asDeadLetter, type DeadLetterBody, replayOf } from "./dead-letter.ts";
 import { InvalidMessageError } from "./errors.ts";
 import { ACCOUNT_ID_PATTERN, REGION_PATTERN } from "./ids.ts";
+import { type LifecycleKind, readLifecycleEvent } from "./lifecycle.ts";
 import { STEPS } from "./outcomes.ts";
 
 /**
  * The message contracts of OnboardingQueue, RetryQueue and AcceptQueue (README, "What it does, precisely"):
  * 1. an EventBridge event exactly as a rule delivers it (Organizations `CreateAccountResult`,
- *    Control Tower `CreateManagedAccount`), and
+ *    Control Tower `CreateManagedAccount`, and the lifecycle events of `lifecycle.ts`), and
  * 2. a versioned onboarding request;
  * and, so that SQS's own redrive (`StartMessageMoveTask`, `gd-onboard dlq replay --all`) can move dead
  * letters back verbatim, 3. a dead letter the pipeline wrote: its request is replayed, fresh.
@@ -15,6 +16,9 @@ import { STEPS } from "./outcomes.ts";
 
 export const ORIGINS = ["event", "backfill", "reconcile", "replay", "retry", "manual"] as const;
 export type Origin = (typeof ORIGINS)[number];
+/** What a request asks: `onboard` (the default) or `offboard` a departed account's members. */
+export const ACTIONS = ["onboard", "offboard"] as const;
+export type Action = (typeof ACTIONS)[number];
 
 const accountId = z.string().check(z.regex(ACCOUNT_ID_PATTERN, "must be 12 ASCII digits"));
 
@@ -41,6 +45,10 @@ export const OnboardingRequestSchema = z.object({
    * the member is associated, its protection plans are verified (and applied) only.
    */
   step: z.optional(z.enum(STEPS)),
+  /** Absent means `onboard`; `offboard` disassociates and deletes the member (a departed or closed account). */
+  action: z.optional(z.enum(ACTIONS)),
+  /** The lifecycle event that asked for it (`AcceptHandshake`, `DeleteMembers`…), kept through retries. */
+  trigger: z.optional(z.string().check(z.maxLength(64))),
   /** Carried from the EventBridge event id through retries and replays: one query finds the whole story. */
   correlationId: z.optional(z.string().check(z.maxLength(128))),
   lastError: z.optional(LastErrorSchema),
@@ -105,6 +113,15 @@ const AccountCreatedEvent = z.discriminatedUnion("source", [
 /** What one SQS message body asks for. */
 export type ParsedMessage =
   | { readonly kind: "request"; readonly request: OnboardingRequest }
+  /** A lifecycle event naming several accounts (a tamper signal's `accountIds`). */
+  | { readonly kind: "requests"; readonly requests: readonly OnboardingRequest[] }
+  /** A well-formed lifecycle event that asks for nothing (a failed call, a non-invitation handshake). */
+  | {
+      readonly kind: "ignored";
+      readonly lifecycle: LifecycleKind;
+      readonly detail: string;
+      readonly correlationId: string;
+    }
   /** A well-formed event about an account that was not created (state FAILED, IN_PROGRESS…). */
   | { readonly kind: "not-created"; readonly state: string; readonly correlationId: string };
 
@@ -156,7 +173,41 @@ function parseDeadLetter(letter: DeadLetterBody): ParsedMessage {
   );
 }
 
+const LifecycleEvent = z.object({
+  ...envelope,
+  source: z.enum(["aws.organizations", "aws.guardduty"]),
+  detail: z.record(z.string(), z.unknown()),
+});
+
+/** A lifecycle event (`lifecycle.ts`): a request per account it names, or a note of why it names none. */
+function parseLifecycleEvent(json: object): ParsedMessage | undefined {
+  const event = z.safeParse(LifecycleEvent, json);
+  if (!event.success) return undefined;
+  const { id, time, detail } = event.data;
+  const read = readLifecycleEvent(detail);
+  if (!read) return undefined;
+  if ("ignored" in read)
+    return { kind: "ignored", lifecycle: read.kind, detail: read.ignored, correlationId: id };
+  const requests = read.accountIds.map(
+    (accountId): OnboardingRequest => ({
+      version: 1,
+      accountId,
+      attempt: 0,
+      origin: "event",
+      requestedAt: time,
+      correlationId: id,
+      trigger: String(detail.eventName),
+      ...(read.kind === "departure" ? { action: "offboard" as const } : {}),
+    }),
+  );
+  return requests.length === 1
+    ? { kind: "request", request: requests[0] as OnboardingRequest }
+    : { kind: "requests", requests };
+}
+
 function parseEvent(json: object): ParsedMessage {
+  const lifecycle = parseLifecycleEvent(json);
+  if (lifecycle) return lifecycle;
   const event = z.safeParse(AccountCreatedEvent, json);
   if (!event.success) throw new InvalidMessageError(`not an account-created event: ${describe(event.error)}`);
   const { id, time, detail } = event.data;

@@ -4,16 +4,18 @@ import type { Config } from "./config.ts";
 import { AccountDirectory } from "./directory.ts";
 import { DirectoryStore } from "./directory-store.ts";
 import { dispatch } from "./dispatch.ts";
+import { isTamperSignal } from "./lifecycle.ts";
 import { type OrganizationFinding, RegionProtection } from "./member-protection.ts";
 import { RegionMembers } from "./members.ts";
 import type { PipelineMetrics } from "./metrics.ts";
-import { run, type SourceRecord } from "./plan.ts";
+import { type Plan, run, type SourceRecord } from "./plan.ts";
 import { describeError } from "./privacy.ts";
 import type { Log } from "./report.ts";
 import type { Outbound } from "./routing.ts";
 import { administratorSide } from "./stages/administrator-side.ts";
 import { admit } from "./stages/admit.ts";
 import { exhaustRetries } from "./stages/exhaust-retries.ts";
+import { offboard } from "./stages/offboard.ts";
 import { resolveAccounts } from "./stages/resolve-accounts.ts";
 import { verifyProtection } from "./stages/verify-protection.ts";
 
@@ -90,6 +92,33 @@ function organizationFindings(deps: Onboarding) {
 }
 
 /**
+ * Tamper signals (`lifecycle.ts`): GuardDuty membership changed by someone other than this stack. Each
+ * event is counted once (metric `TamperSignal`) and logged with the accounts it names; its requests are
+ * onboarded like any other, which repairs the membership and verifies protection.
+ */
+function reportTamperSignals(plan: Plan, deps: Onboarding): void {
+  const signals = new Map<string, { trigger?: string; correlationId?: string; accountIds: Set<string> }>();
+  for (const { messageId, request } of plan.cells) {
+    if (request.origin !== "event" || request.attempt > 0 || !isTamperSignal(request.trigger)) continue;
+    const signal = signals.get(messageId) ?? {
+      trigger: request.trigger,
+      correlationId: request.correlationId,
+      accountIds: new Set<string>(),
+    };
+    signal.accountIds.add(request.accountId);
+    signals.set(messageId, signal);
+  }
+  for (const [messageId, { trigger, correlationId, accountIds }] of signals)
+    deps.logger.warn("tamper signal: GuardDuty membership changed outside this stack; re-checking", {
+      trigger,
+      correlationId,
+      messageId,
+      accountIds: [...accountIds],
+    });
+  if (signals.size > 0) deps.metrics?.count("TamperSignal", undefined, signals.size);
+}
+
+/**
  * Onboards one SQS batch. A record is reported as a batch item failure only when a send that would make
  * its outcome durable was not confirmed, so nothing is deleted before it is safe.
  */
@@ -100,9 +129,12 @@ export async function onboardBatch(
 ): Promise<BatchResult> {
   const { config } = deps;
   const at = (deps.now?.() ?? new Date()).toISOString();
+  const admitted = admit(records, config);
+  reportTamperSignals(admitted, deps);
   const plan = await run(
-    admit(records, config),
+    admitted,
     [
+      offboard(deps.members, config.offboardDepartedAccounts),
       resolveAccounts(deps.accounts),
       administratorSide(deps.members),
       verifyProtection(deps.protections, organizationFindings(deps), (region, detail) =>

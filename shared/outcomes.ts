@@ -10,6 +10,7 @@
  * - `already`: nothing to do, it was done before (duplicate delivery, replay).
  * - `retry`: transient; the request goes to a retry queue with backoff.
  * - `dead-letter`: permanent (or retries spent); one message per (account, region) on the DLQ.
+ * - `offboarded`: a departed or closed account's member disassociated and deleted (or already gone).
  * - `skipped`: not to be onboarded (suspended or closed account, the administrator itself, a region the
  *   stage does not manage, an event about an account that was not created).
  */
@@ -20,6 +21,7 @@ export const OUTCOMES = [
   "already",
   "retry",
   "dead-letter",
+  "offboarded",
   "skipped",
 ] as const;
 export type Outcome = (typeof OUTCOMES)[number];

@@ -45,7 +45,11 @@ export function route(plan: Plan, policy: RoutingPolicy, at: string): Outbound[]
     outbound.push({ sourceId: note.messageId, destination: "dead-letter", body: JSON.stringify(body) });
   }
   for (const [messageId, cells] of byMessage(plan)) {
-    outbound.push(...routeMessage(messageId, cells, policy, at));
+    // A message may ask for several accounts (a tamper signal): each request is routed on its own.
+    const byRequest = new Map<OnboardingRequest, Cell[]>();
+    for (const cell of cells) byRequest.set(cell.request, [...(byRequest.get(cell.request) ?? []), cell]);
+    for (const requestCells of byRequest.values())
+      outbound.push(...routeMessage(messageId, requestCells, policy, at));
   }
   return outbound;
 }

@@ -1,6 +1,6 @@
 import { INVALID_MESSAGE } from "../dead-letter.ts";
 import { InvalidMessageError } from "../errors.ts";
-import { parseMessage } from "../message.ts";
+import { type OnboardingRequest, parseMessage } from "../message.ts";
 import type { Cell, Note, Plan, SourceRecord } from "../plan.ts";
 
 /**
@@ -40,36 +40,57 @@ export function admit(records: readonly SourceRecord[], admission: Admission): P
       });
       continue;
     }
-    const { request } = parsed;
-    const note = (outcome: Note["outcome"], reason: string, detail: string): Note => ({
-      messageId,
-      outcome,
-      reason,
-      detail,
-      accountId: request.accountId,
-      attempt: request.attempt,
-      correlationId: request.correlationId,
-    });
-    if (admission.acceptOnly && request.step !== "accept") {
+    if (parsed.kind === "ignored") {
       notes.push({
-        ...note("dead-letter", INVALID_MESSAGE, "not a request to accept an invitation"),
-        raw: body,
+        messageId,
+        outcome: "skipped",
+        reason: "lifecycle-event-ignored",
+        detail: parsed.detail,
+        correlationId: parsed.correlationId,
       });
       continue;
     }
-    if (request.accountId === admission.administratorAccountId) {
-      notes.push(note("skipped", "administrator-account", "the administrator account is not its own member"));
-      continue;
-    }
-    const wanted = request.regions ?? admission.regions;
-    const regions = admission.regions.filter((region) => wanted.includes(region));
-    const ignored = wanted.filter((region) => !admission.regions.includes(region));
-    if (ignored.length > 0) {
-      notes.push(
-        note("skipped", "region-not-configured", `regions this stage does not manage: ${ignored.join(", ")}`),
-      );
-    }
-    for (const region of regions) cells.push({ messageId, request, region });
+    for (const request of parsed.kind === "requests" ? parsed.requests : [parsed.request])
+      admitRequest(messageId, body, request, admission, cells, notes);
   }
   return { cells, notes };
+}
+
+function admitRequest(
+  messageId: string,
+  body: string,
+  request: OnboardingRequest,
+  admission: Admission,
+  cells: Cell[],
+  notes: Note[],
+): void {
+  const note = (outcome: Note["outcome"], reason: string, detail: string): Note => ({
+    messageId,
+    outcome,
+    reason,
+    detail,
+    accountId: request.accountId,
+    attempt: request.attempt,
+    correlationId: request.correlationId,
+  });
+  if (admission.acceptOnly && request.step !== "accept") {
+    notes.push({
+      ...note("dead-letter", INVALID_MESSAGE, "not a request to accept an invitation"),
+      raw: body,
+    });
+    return;
+  }
+  if (request.accountId === admission.administratorAccountId) {
+    notes.push(note("skipped", "administrator-account", "the administrator account is not its own member"));
+    return;
+  }
+  const wanted = request.regions ?? admission.regions;
+  const regions = admission.regions.filter((region) => wanted.includes(region));
+  const ignored = wanted.filter((region) => !admission.regions.includes(region));
+  if (ignored.length > 0) {
+    notes.push(
+      note("skipped", "region-not-configured", `regions this stage does not manage: ${ignored.join(", ")}`),
+    );
+  }
+  for (const region of regions) cells.push({ messageId, request, region });
 }

@@ -1,15 +1,16 @@
 import type { AccountDirectory } from "../directory.ts";
-import { decide, enrich, type Plan, pending, type Stage } from "../plan.ts";
+import { type Cell, decide, enrich, type Plan, pending, type Stage } from "../plan.ts";
 
 /**
  * The accounts of the batch in Organizations, each looked up once: a cell whose account cannot be
  * onboarded is decided here (not in the organization, suspended or closed, no e-mail yet); the others
  * carry the e-mail CreateMembers needs. Cells resuming at a later step (acceptance, verification) need
- * nothing of Organizations.
+ * nothing of Organizations, nor do offboard requests (the account has left it).
  */
 export function resolveAccounts(directory: AccountDirectory): Stage {
   return async (plan: Plan, signal?: AbortSignal): Promise<Plan> => {
-    const cells = pending(plan, (cell) => cell.request.step === undefined);
+    const onboarding = (cell: Cell) => cell.request.step === undefined && cell.request.action !== "offboard";
+    const cells = pending(plan, onboarding);
     if (cells.length === 0) return plan;
     // The newest account of the batch existed by its event's time: a listing started later holds it.
     const times = cells.map((cell) => Date.parse(cell.request.requestedAt ?? "")).filter(Number.isFinite);
@@ -18,7 +19,7 @@ export function resolveAccounts(directory: AccountDirectory): Stage {
       { since: times.length === cells.length ? Math.max(...times) : Date.now(), signal },
     );
     const resolved = decide(plan, (cell) => {
-      if (cell.request.step !== undefined) return undefined;
+      if (!onboarding(cell)) return undefined;
       const lookup = lookups.get(cell.request.accountId);
       if (!lookup)
         return { outcome: "retry", reason: "service-unavailable", detail: "account lookup gave no answer" };

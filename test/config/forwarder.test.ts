@@ -28,17 +28,21 @@ const rulesOf = (template: Template) =>
     ),
   );
 const BUS = { Ref: "AdministratorEventBusArn" };
+/** Rules of the administrator account's own events, which the management account has none of. */
+const ADMINISTRATOR_ONLY = ["GuardDutyTamperSignalRule"];
 
 describe("forwarder template", () => {
   it("forwards exactly the events the main stack's rules match, one rule per pattern", () => {
     const forwarded = rulesOf(forwarder);
-    const matched = rulesOf(stack);
+    const matched = Object.fromEntries(
+      Object.entries(rulesOf(stack)).filter(([name]) => !ADMINISTRATOR_ONLY.includes(name)),
+    );
 
     expect(Object.keys(forwarded).sort()).toEqual(Object.keys(matched).sort());
     for (const [name, rule] of Object.entries(matched)) {
       expect(forwarded[name]?.Properties.EventPattern, name).toEqual(rule.Properties.EventPattern);
     }
-    expect(Object.keys(forwarded)).toHaveLength(2);
+    expect(Object.keys(forwarded)).toHaveLength(4);
   });
 
   it("targets the administrator's default bus through the forwarder role", () => {

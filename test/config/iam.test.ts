@@ -210,6 +210,8 @@ describe("every call the integration tier made", () => {
         "guardduty:GetMemberDetectors",
         "guardduty:UpdateMemberDetectors",
         "guardduty:StartMonitoringMembers",
+        "guardduty:DisassociateMembers",
+        "guardduty:DeleteMembers",
         "iam:CreateServiceLinkedRole",
         "organizations:DescribeAccount",
         "organizations:ListAccounts",
@@ -320,8 +322,6 @@ describe("what the stack must never be able to do", () => {
   const detector = `arn:aws:guardduty:us-east-1:${ACCOUNT}:detector/12abc34d567e8fa901bc2d34e56789f0`;
   const queue = (name: string) => `arn:aws:sqs:us-east-1:${ACCOUNT}:${name}`;
   const forbiddenEverywhere: [string, string?, Record<string, string>?][] = [
-    ["guardduty:DeleteMembers"],
-    ["guardduty:DisassociateMembers"],
     ["guardduty:StopMonitoringMembers"],
     ["guardduty:DeleteDetector", detector],
     ["guardduty:UpdateDetector", detector],
@@ -351,11 +351,16 @@ describe("what the stack must never be able to do", () => {
       { "aws:ResourceOrgID": "o-someoneelse" },
     ],
   ];
+  // Only the onboard function removes members (offboarding departed accounts), in its regions only.
+  const removing = [["guardduty:DeleteMembers"], ["guardduty:DisassociateMembers"]] as const;
   const cases = [
     [
       "onboard",
       () => policiesIn(template(), roleOf("onboard")),
-      [["sqs:DeleteMessage", queue("dead-letter")]],
+      [
+        ["sqs:DeleteMessage", queue("dead-letter")],
+        ...removing.map(([action]) => [action, "*", { "aws:RequestedRegion": "ap-south-1" }] as const),
+      ],
     ],
     [
       "reconcile",
@@ -365,6 +370,7 @@ describe("what the stack must never be able to do", () => {
         ["guardduty:InviteMembers"],
         ["guardduty:UpdateMemberDetectors"],
         ["guardduty:StartMonitoringMembers"],
+        ...removing,
         [
           "sts:AssumeRole",
           `arn:aws:iam::${MEMBER}:role/GuardDutyOnboardingMember`,
@@ -375,12 +381,12 @@ describe("what the stack must never be able to do", () => {
     [
       "operator",
       () => policiesIn(template(), "OperatorPolicy"),
-      [["guardduty:CreateMembers"], ["guardduty:InviteMembers"]],
+      [["guardduty:CreateMembers"], ["guardduty:InviteMembers"], ...removing],
     ],
   ] as const;
 
   for (const [name, policies, own] of cases) {
-    it(`denies ${name} deleting or disassociating members, stopping monitoring, deleting detectors, Organizations and IAM writes, purging the DLQ, entering other roles${{ onboard: ", entering member accounts", accept: ", inviting members", reconcile: ", inviting or entering member accounts", operator: ", inviting members" }[name]}`, async () => {
+    it(`denies ${name} stopping monitoring, deleting detectors, Organizations and IAM writes, purging the DLQ, entering other roles${{ onboard: ", entering member accounts, removing members outside its regions", accept: ", inviting members", reconcile: ", inviting, removing or entering member accounts", operator: ", inviting or removing members" }[name]}`, async () => {
       const who = principal(name, ACCOUNT, policies());
       for (const [action, resource, context] of [...forbiddenEverywhere, ...own] as [
         string,
@@ -393,6 +399,12 @@ describe("what the stack must never be able to do", () => {
       }
     });
   }
+
+  it("lets onboard disassociate and delete members in its regions (offboarding departed accounts)", async () => {
+    const onboard = principal("onboard", ACCOUNT, policiesIn(template(), roleOf("onboard")));
+
+    for (const [action] of removing) expect(await allowed(onboard, action), action).toBe(true);
+  });
 
   it("denies a member session anything but the member-side GuardDuty calls, even through an administrator role", async () => {
     const session = JSON.parse(memberSessionPolicy(["us-east-1"])) as PolicyDocument;

@@ -103,7 +103,7 @@ describe("packaged stack", () => {
     });
   });
 
-  it("routes SUCCEEDED account-creation events of Organizations and Control Tower to the onboarding queue", () => {
+  it("routes account-creation (SUCCEEDED), lifecycle and tamper events to the onboarding queue", () => {
     // Rules with an event pattern (the reconcile schedule has none).
     const rules = ofType("AWS::Events::Rule")
       .map(([, resource]) => resource.Properties)
@@ -114,6 +114,9 @@ describe("packaged stack", () => {
 
     expect(patterns.map((pattern) => [pattern.source[0], pattern.detail.eventName[0]]).sort()).toEqual([
       ["aws.controltower", "CreateManagedAccount"],
+      ["aws.guardduty", "DisassociateFromAdministratorAccount"],
+      ["aws.organizations", "AcceptHandshake"],
+      ["aws.organizations", "CloseAccountResult"],
       ["aws.organizations", "CreateAccountResult"],
     ]);
     expect(JSON.stringify(patterns)).toContain('"state":["SUCCEEDED"]');
@@ -137,6 +140,9 @@ describe("packaged stack", () => {
           "aws:SourceArn": [
             { "Fn::GetAtt": ["OrganizationsAccountCreatedRule", "Arn"] },
             { "Fn::GetAtt": ["ControlTowerAccountCreatedRule", "Arn"] },
+            { "Fn::GetAtt": ["OrganizationsAccountJoinedRule", "Arn"] },
+            { "Fn::GetAtt": ["OrganizationsAccountDepartedRule", "Arn"] },
+            { "Fn::GetAtt": ["GuardDutyTamperSignalRule", "Arn"] },
           ],
         },
       },

@@ -47,14 +47,16 @@ import {
   type UpdateOrganizationConfigurationCommandInput,
 } from "@aws-sdk/client-guardduty";
 import {
+  CloseAccountCommand,
   DescribeAccountCommand,
   DescribeOrganizationCommand,
   ListAccountsCommand,
   ListDelegatedAdministratorsCommand,
   OrganizationsClient,
+  RemoveAccountFromOrganizationCommand,
 } from "@aws-sdk/client-organizations";
 import { AssumeRoleCommand, GetCallerIdentityCommand, STSClient } from "@aws-sdk/client-sts";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import type { FaultOptions } from "../../sandbox/faults.ts";
 import { type Exchange, type Sandbox, startSandbox } from "../../sandbox/server.ts";
 import {
@@ -628,6 +630,42 @@ async function driveOrganizations(workloads: readonly string[]): Promise<void> {
   );
 }
 
+/**
+ * CloseAccount and RemoveAccountFromOrganization, last (they change the organization the other steps
+ * read): the management account's, each through a success and the model's errors.
+ */
+async function driveOrganizationLifecycle(accounts: readonly string[]): Promise<void> {
+  const client = (accessKeyId: string) => {
+    const made = new OrganizationsClient({
+      region: "us-east-1",
+      endpoint: sandbox.url,
+      credentials: { accessKeyId, secretAccessKey: "sandbox" },
+      maxAttempts: 1,
+    });
+    clients.push(made);
+    return made;
+  };
+  const management = client(MANAGEMENT_KEY);
+  const [closing = "", removing = ""] = accounts.slice(-2);
+  const close = (AccountId: string, by = management) => by.send(new CloseAccountCommand({ AccountId }));
+  const remove = (AccountId: string, by = management) =>
+    by.send(new RemoveAccountFromOrganizationCommand({ AccountId }));
+  await step("CloseAccount", () => close(closing));
+  const state = async () =>
+    (await management.send(new DescribeAccountCommand({ AccountId: closing }))).Account?.State;
+  expect(await state()).toBe("PENDING_CLOSURE");
+  await step("CloseAccount already closing", () => close(closing));
+  await step("CloseAccount by the delegated administrator", () => close(removing, client(ADMIN_KEY)));
+  await step("CloseAccount not in the organization", () => close("000000000000"));
+  await step("CloseAccount malformed id", () => close("abc"), { invalidRequest: true });
+  await vi.waitFor(async () => expect(await state()).toBe("SUSPENDED"), { timeout: 2_000 });
+  await step("RemoveAccountFromOrganization", () => remove(removing));
+  await step("RemoveAccountFromOrganization not in the organization", () => remove(removing));
+  await step("RemoveAccountFromOrganization the management account", () =>
+    remove(sandbox.managementAccountId),
+  );
+}
+
 /** STS injects no faults (the sandbox treats it as a means, not a service under test): input and access errors. */
 async function driveSts(created: readonly string[]): Promise<void> {
   const sts = (accessKeyId: string) => {
@@ -700,6 +738,7 @@ beforeAll(async () => {
   await driveOrganizationMode(workloads);
   await driveOrganizations(workloads);
   await driveSts(active.filter((account) => account.joinedMethod === "CREATED").map((account) => account.id));
+  await driveOrganizationLifecycle(workloads);
 });
 
 afterAll(async () => {

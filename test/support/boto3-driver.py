@@ -928,6 +928,55 @@ def run(args):
         attempts=2,
     )
 
+    # --- Lifecycle, last (it changes the organization): CloseAccount and RemoveAccountFromOrganization. ---
+    org_management = d.client("organizations", args.management_key)
+    d.step("CloseAccount", org_management, "CloseAccount", {"AccountId": m_d})
+    d.step(
+        "DescribeAccount of the closing account",
+        org_management,
+        "DescribeAccount",
+        {"AccountId": m_d},
+        check=lambda r: expect_equal(
+            r["Account"]["State"] in ("PENDING_CLOSURE", "SUSPENDED"), True, "State after CloseAccount"
+        ),
+    )
+    d.step(
+        "CloseAccount again",
+        org_management,
+        "CloseAccount",
+        {"AccountId": m_d},
+        expect="AccountAlreadyClosedException",
+    )
+    d.step(
+        "CloseAccount as the delegated administrator",
+        org,
+        "CloseAccount",
+        {"AccountId": m_c},
+        expect="AccessDeniedException",
+    )
+    d.step(
+        "CloseAccount outside the organization",
+        org_management,
+        "CloseAccount",
+        {"AccountId": "000000000000"},
+        expect="AccountNotFoundException",
+    )
+    d.step("RemoveAccountFromOrganization", org_management, "RemoveAccountFromOrganization", {"AccountId": m_c})
+    d.step(
+        "DescribeAccount of the removed account",
+        org_management,
+        "DescribeAccount",
+        {"AccountId": m_c},
+        expect="AccountNotFoundException",
+    )
+    d.step(
+        "RemoveAccountFromOrganization of the management account",
+        org_management,
+        "RemoveAccountFromOrganization",
+        {"AccountId": management},
+        expect="MasterCannotLeaveOrganizationException",
+    )
+
 
 def main(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])

@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { deadLetterOf, invalidDeadLetter } from "#shared/dead-letter";
 import {
@@ -195,5 +196,17 @@ describe("selection", () => {
     expect(matchesFilter(pipeline, { reason: "not-in-organization", accountId: "210987654321" })).toBe(false);
     expect(matchesFilter(redriven, { reason: REDRIVEN_BY_SQS, accountId: "210987654321" })).toBe(true);
     expect(matchesFilter(redriven, {})).toBe(true);
+  });
+
+  it("shows a redriven lifecycle event that names several accounts, or none, as not replayable one by one", () => {
+    const sample = (name: string) => JSON.parse(readFileSync(`events/lifecycle/${name}.json`, "utf8"));
+    const tamper = readDeadLetter(queued(sample("guardduty-delete-members.cloudtrail-api-call")));
+    const failedCall = sample("organizations-accept-handshake.cloudtrail-api-call");
+    failedCall.detail.errorCode = "AccessDenied";
+    const ignored = readDeadLetter(queued(failedCall));
+
+    expect(tamper.replay).toEqual({ notReplayable: expect.stringContaining("names 2 accounts") });
+    expect(ignored.replay).toEqual({ notReplayable: "the call failed (AccessDenied): nothing to do" });
+    expect(ignored.correlationId).toBe(failedCall.id);
   });
 });

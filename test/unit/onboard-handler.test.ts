@@ -1,7 +1,10 @@
+import { readFileSync } from "node:fs";
 import {
   BadRequestException,
   CreateMembersCommand,
+  DeleteMembersCommand,
   DescribeOrganizationConfigurationCommand,
+  DisassociateMembersCommand,
   GetMemberDetectorsCommand,
   GetMembersCommand,
   GuardDutyClient,
@@ -382,6 +385,46 @@ describe("onboard handler", () => {
 
     expect(organizations.commandCalls(ListAccountsCommand)).toHaveLength(3);
     expect(organizations.commandCalls(DescribeAccountCommand)).toHaveLength(0);
+  });
+
+  it("offboards a departed account in every region without asking Organizations", async () => {
+    guardduty.on(DisassociateMembersCommand).resolves({ UnprocessedAccounts: [] });
+    guardduty.on(DeleteMembersCommand).resolves({ UnprocessedAccounts: [] });
+    const event = readFileSync(
+      "events/lifecycle/organizations-close-account-result.service-event.json",
+      "utf8",
+    );
+    const invoke = await handler();
+
+    const result = await invoke([sqsRecord(JSON.parse(event))]);
+
+    expect(result).toEqual({ batchItemFailures: [] });
+    const asked = (command: typeof DeleteMembersCommand | typeof DisassociateMembersCommand) =>
+      guardduty.commandCalls(command).map((call) => call.args[0].input.AccountIds);
+    expect(asked(DisassociateMembersCommand)).toEqual([["888888888888"], ["888888888888"]]);
+    expect(asked(DeleteMembersCommand)).toEqual([["888888888888"], ["888888888888"]]);
+    expect(organizations.calls()).toHaveLength(0);
+    expect(emf()).toContain(
+      "GuardDutyOnboardingTest/Outcome{service=guardduty-onboarding,outcome=offboarded} 2",
+    );
+  });
+
+  it("counts a tamper signal once and re-onboards each account it names", async () => {
+    for (const id of ["222222222222", "333333333333"]) member(id);
+    const event = readFileSync("events/lifecycle/guardduty-delete-members.cloudtrail-api-call.json", "utf8");
+    const invoke = await handler({ GUARDDUTY_REGIONS: "us-east-1" });
+
+    await invoke([sqsRecord(JSON.parse(event))]);
+
+    expect(emf()).toContain("GuardDutyOnboardingTest/TamperSignal{service=guardduty-onboarding} 1");
+    expect(
+      guardduty
+        .commandCalls(CreateMembersCommand)
+        .flatMap((call) => (call.args[0].input.AccountDetails ?? []).map((account) => account.AccountId)),
+    ).toEqual(["222222222222", "333333333333"]);
+    expect(logLines().some((line) => line.includes("tamper signal") && line.includes("DeleteMembers"))).toBe(
+      true,
+    );
   });
 
   it("publishes outcome, dead-letter and retry counts as EMF metrics once per batch", async () => {

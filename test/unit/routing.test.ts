@@ -250,3 +250,33 @@ describe("retryDelaySeconds", () => {
     expect(retryDelaySeconds(10, 30, () => 1)).toBe(MAX_DELAY_SECONDS);
   });
 });
+
+describe("routing a message that asks for several accounts (a tamper signal)", () => {
+  it("routes each account's cells with its own request", () => {
+    const other: OnboardingRequest = { ...request, accountId: "333333333333" };
+    const retry: CellOutcome = { outcome: "retry", reason: "throttled", detail: "slow down" };
+    const dead: CellOutcome = { outcome: "dead-letter", reason: "not-in-organization", detail: "gone" };
+    const tamper: Plan = {
+      cells: [
+        { messageId: "m1", request, region: "us-east-1", outcome: retry },
+        { messageId: "m1", request: other, region: "us-east-1", outcome: dead },
+        { messageId: "m1", request: other, region: "eu-west-1", outcome: retry },
+      ],
+      notes: [],
+    };
+
+    const routed = route(tamper, onboard, at);
+
+    expect(
+      routed.map((message) => [
+        message.destination,
+        JSON.parse(message.body).accountId ?? JSON.parse(message.body).request.accountId,
+      ]),
+    ).toEqual([
+      ["retry", "222222222222"],
+      ["dead-letter", "333333333333"],
+      ["retry", "333333333333"],
+    ]);
+    expect(bodies(routed)[2]).toMatchObject({ regions: ["eu-west-1"], attempt: 1 });
+  });
+});
