@@ -6,7 +6,8 @@
  * from the seed. Afterwards the invariants are checked against what the services and queues hold.
  */
 import { appendFileSync } from "node:fs";
-import { plansFor, profileOf, protectionVerdict } from "#shared/protection";
+import { pairVerdict } from "#shared/coverage";
+import { profileOf } from "#shared/protection";
 import { accountCreatedEvent, newAccountIds, publish } from "../local/inputs.ts";
 import { startLocalStack } from "../local/local-stack.ts";
 import { peekDeadLetters } from "../local/summary.ts";
@@ -172,10 +173,11 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       requireEnabled: options.requireEnabled,
       // Protection is the end state: Enabled with the stage's profile, read back from the sandbox.
       protection: (accountId, region) =>
-        protectionVerdict(
+        pairVerdict(
           local.sandbox.status(accountId, region),
           local.sandbox.features(accountId, region),
-          plansFor(profile, region),
+          profile,
+          region,
         ),
       drained,
       malformed,

@@ -33,7 +33,7 @@ export interface RunEnd {
    */
   readonly requireEnabled?: boolean;
   /**
-   * The protection verdict of a pair (shared/protection.ts `protectionVerdict`): when given, the
+   * The protection verdict of a pair (shared/coverage.ts `pairVerdict`): when given, the
    * invariant `everyPairProtectedOrDeadLettered` is checked — protection is the end state.
    */
   readonly protection?: (accountId: string, region: string) => string;

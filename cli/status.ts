@@ -1,17 +1,11 @@
 import { GetMemberDetectorsCommand, type GuardDutyClient } from "@aws-sdk/client-guardduty";
 import { DescribeAccountCommand, type OrganizationsClient } from "@aws-sdk/client-organizations";
 import { chunk, mapWithConcurrency } from "#shared/concurrency";
+import { pairVerdict } from "#shared/coverage";
 import type { DeadLetterView } from "#shared/dead-letters";
 import { findDetector, getMembers, MAX_ACCOUNTS_PER_CALL, NOT_A_MEMBER } from "#shared/guardduty";
 import { describeError } from "#shared/privacy";
-import {
-  type ActualPlans,
-  actualPlans,
-  differences,
-  plansAsJson,
-  plansFor,
-  protectionVerdict,
-} from "#shared/protection";
+import { type ActualPlans, actualPlans, differences, plansAsJson, plansFor } from "#shared/protection";
 import { accountIdArgument, type Command, TARGET_HELP, TARGET_OPTIONS } from "./command.ts";
 import { DeadLetterQueue, readAll } from "./dead-letter-queue.ts";
 import { explain, UsageError } from "./errors.ts";
@@ -75,7 +69,7 @@ ${TARGET_HELP}
       const plans = states?.plans.get(accountId);
       const wanted = plansFor(target.protection, region);
       return {
-        verdict: states?.unknown ?? protectionVerdict(status, plans, wanted),
+        verdict: states?.unknown ?? pairVerdict(status, plans, target.protection, region),
         plans: plans && plansAsJson(plans),
         differences: plans ? differences(wanted, plans) : [],
       };

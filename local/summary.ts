@@ -9,8 +9,9 @@ import {
   type SQSClient,
 } from "@aws-sdk/client-sqs";
 import { reasonTable } from "#shared/classify";
+import { pairVerdict } from "#shared/coverage";
 import { asDeadLetter, REDRIVEN_BY_SQS } from "#shared/dead-letter";
-import { plansAsJson, plansFor, profileOf, protectionVerdict } from "#shared/protection";
+import { plansAsJson, profileOf } from "#shared/protection";
 import { type EventSourceStats, emptyStats } from "./event-source.ts";
 import type { LocalStack, QueueDepth } from "./local-stack.ts";
 
@@ -30,7 +31,7 @@ export interface RunSummary {
   /** Relationship status per published account and region, as the sandbox sees it ("none": not a member). */
   readonly members: Record<string, Record<string, string>>;
   readonly statusCounts: Record<string, Record<string, number>>;
-  /** account → region → protection verdict (`protected`, `plans-differ`, `not-a-member`, `invited`…). */
+  /** account → region → verdict (shared/coverage.ts: `protected`, `plans-differ`, `not-a-member`…). */
   readonly protection: Record<string, Record<string, string>>;
   /** region → verdict → (account, region) pairs. */
   readonly protectionCounts: Record<string, Record<string, number>>;
@@ -107,7 +108,7 @@ export async function summarize(
       const features = sandbox.features(accountId, region);
       statuses[region] = status ?? "none";
       increment(statusCounts[region] as Record<string, number>, statuses[region]);
-      verdicts[region] = protectionVerdict(status, features, plansFor(profile, region));
+      verdicts[region] = pairVerdict(status, features, profile, region);
       increment(protectionCounts[region] as Record<string, number>, verdicts[region]);
       if (features) held[region] = plansAsJson(features);
     }

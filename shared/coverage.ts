@@ -73,7 +73,23 @@ export interface RegionState {
   readonly unreadable?: ReadonlyMap<string, string>;
 }
 
-/** The verdict of one (account, region) from the region's state and the profile. */
+/**
+ * The verdict of one (account, region) from its relationship status and its plans as read back: the one
+ * vocabulary of the reconcile, `gd-onboard coverage` and `status`, the local summary and chaos.
+ */
+export function pairVerdict(
+  status: string | undefined,
+  plans: ActualPlans | undefined,
+  profile: Profile,
+  region: string,
+): Verdict {
+  if (status === undefined) return "not-a-member";
+  if (status !== "Enabled") return BY_STATUS[status] ?? "not-a-member";
+  if (plans === undefined) return "plans-differ";
+  return differences(plansFor(profile, region), plans).length === 0 ? "protected" : "plans-differ";
+}
+
+/** The verdict of one (account, region) from the region's state and the profile, with its detail. */
 export function verdictOf(accountId: string, state: RegionState, profile: Profile): PairVerdict {
   const { region } = state;
   if (state.statuses === undefined)

@@ -234,23 +234,6 @@ export function plansAsJson(
 
 export const DEFAULT_PROFILE: Profile = parseProfile(JSON.stringify(DEFAULT_PROTECTION_PLANS));
 
-/**
- * The protection verdict of one (account, region) from what the administrator sees: `protected` when
- * the relationship is `Enabled` (so the detector is on) and the plans equal the profile's; else
- * `not-a-member`, the relationship status in kebab case (`invited`, `disabled`, `email-verification-failed`…),
- * `no-detector` or `plans-differ`. The local summary and `gd-onboard status` speak it.
- */
-export function protectionVerdict(
-  status: string | undefined,
-  plans: ActualPlans | undefined,
-  wanted: Plans,
-): string {
-  if (status === undefined) return "not-a-member";
-  if (status !== "Enabled") return status.replace(/([a-z])([A-Z])/g, "$1-$2").toLowerCase();
-  if (plans === undefined) return "no-detector";
-  return differences(wanted, plans).length === 0 ? "protected" : "plans-differ";
-}
-
 /** The profile a function's environment names (`PROTECTION_PLANS`), else the default. */
 export function profileOf(plans: string | undefined): Profile {
   return plans?.trim() ? parseProfile(plans) : DEFAULT_PROFILE;

@@ -7,7 +7,8 @@ import {
   UpdateDetectorCommand,
 } from "@aws-sdk/client-guardduty";
 import { afterEach, describe, expect, it } from "vitest";
-import { DEFAULT_PROFILE, differences, parseProfile, plansFor, protectionVerdict } from "#shared/protection";
+import { pairVerdict } from "#shared/coverage";
+import { DEFAULT_PROFILE, differences, parseProfile, plansFor } from "#shared/protection";
 import { run } from "../../cli/main.ts";
 import { publish } from "../../local/inputs.ts";
 import type { LocalStack } from "../../local/local-stack.ts";
@@ -31,11 +32,7 @@ afterEach(async () => {
 const verdicts = (stack: LocalStack, ids: readonly string[], profile = DEFAULT_PROFILE) =>
   ids.flatMap((id) =>
     REGIONS.map((region) =>
-      protectionVerdict(
-        stack.sandbox.status(id, region),
-        stack.sandbox.features(id, region),
-        plansFor(profile, region),
-      ),
+      pairVerdict(stack.sandbox.status(id, region), stack.sandbox.features(id, region), profile, region),
     ),
   );
 
