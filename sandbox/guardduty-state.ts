@@ -10,8 +10,11 @@ import { createHash } from "node:crypto";
 import type { Counters } from "./counters.ts";
 import type { FaultInjector } from "./faults.ts";
 import {
+  ADDITIONAL_CONFIGURATION,
   applyFeatures,
   type DetectorFeatures,
+  FEATURE_NAMES,
+  type FeatureName,
   type FeatureRequest,
   type FeatureSummary,
   initialFeatures,
@@ -104,25 +107,12 @@ export const GuardDutyText = {
 /** Model `AutoEnableMembers` (organization) and `OrgFeatureStatus` (each feature). */
 export type AutoEnable = "NEW" | "ALL" | "NONE";
 
-/** Model `OrgFeature`. */
-export const ORGANIZATION_FEATURES = [
-  "S3_DATA_EVENTS",
-  "EKS_AUDIT_LOGS",
-  "EBS_MALWARE_PROTECTION",
-  "RDS_LOGIN_EVENTS",
-  "LAMBDA_NETWORK_LOGS",
-  "EKS_RUNTIME_MONITORING",
-  "RUNTIME_MONITORING",
-] as const;
-export type OrganizationFeatureName = (typeof ORGANIZATION_FEATURES)[number];
-
-/** Model `OrgFeatureAdditionalConfiguration`, per feature that has any. */
+/** Model `OrgFeature`: the same names as `DetectorFeature`, with the same additional configuration. */
+export const ORGANIZATION_FEATURES = FEATURE_NAMES;
+export type OrganizationFeatureName = FeatureName;
 export const ADDITIONAL_CONFIGURATIONS: Readonly<
   Partial<Record<OrganizationFeatureName, readonly string[]>>
-> = {
-  EKS_RUNTIME_MONITORING: ["EKS_ADDON_MANAGEMENT"],
-  RUNTIME_MONITORING: ["EKS_ADDON_MANAGEMENT", "ECS_FARGATE_AGENT_MANAGEMENT", "EC2_AGENT_MANAGEMENT"],
-};
+> = ADDITIONAL_CONFIGURATION;
 
 /** Model `OrganizationFeatureConfigurationResult`. */
 export interface OrganizationFeature {
