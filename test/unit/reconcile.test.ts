@@ -1,5 +1,6 @@
 import { Logger } from "@aws-lambda-powertools/logger";
 import { Metrics } from "@aws-lambda-powertools/metrics";
+import { AccountClient } from "@aws-sdk/client-account";
 import {
   GetMemberDetectorsCommand,
   GuardDutyClient,
@@ -55,6 +56,7 @@ describe("reconcile", () => {
   const sqs = mockClient(SQSClient);
   const clients = {
     organizations: new OrganizationsClient({ region: "us-east-1" }),
+    account: new AccountClient({ region: "us-east-1" }),
     guardduty: (region: string) => new GuardDutyClient({ region }),
     sqs: new SQSClient({ region: "us-east-1" }),
   };
