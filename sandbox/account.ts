@@ -122,16 +122,10 @@ export class AccountService {
     writeJson(res, 200, CONTENT_TYPE, output);
   }
 
+  /** restJson1 errors: the code in `x-amzn-errortype`, the modeled members (`message`…) in the body. */
   writeError(res: ServerResponse, error: SandboxError): void {
-    writeJson(
-      res,
-      error.status,
-      CONTENT_TYPE,
-      { message: error.message, ...error.fields },
-      {
-        "x-amzn-errortype": error.code,
-      },
-    );
+    res.setHeader("x-amzn-errortype", error.code);
+    writeJson(res, error.status, CONTENT_TYPE, { message: error.message, ...error.fields });
   }
 
   accessDenied(message: string): SandboxError {
