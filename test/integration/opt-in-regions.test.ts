@@ -2,6 +2,7 @@ import type { ScheduledEvent } from "aws-lambda";
 import { afterEach, describe, expect, it } from "vitest";
 import { run } from "../../cli/main.ts";
 import type { LocalStack } from "../../local/local-stack.ts";
+import { peekDeadLetters } from "../../local/summary.ts";
 import { accountIds } from "../support/events.ts";
 import { lambdaContext } from "../support/lambda.ts";
 import { onboardAccounts, startTestStack } from "../support/local.ts";
@@ -10,8 +11,8 @@ import { onboardAccounts, startTestStack } from "../support/local.ts";
  * Opt-in regions across the wire: an account that has not enabled a managed opt-in region is
  * `region-not-enabled-for-account` there — read with account:ListRegions by the operator's
  * `gd-onboard coverage` and by the reconcile function, each with its own policies — not a gap: coverage
- * is 1 over the other pairs and nothing is enqueued for it. Once it opts in, the next reconcile repairs
- * it and the pair is protected.
+ * is 1 over the other pairs and nothing is enqueued for it (its invitation, sent before, was dead-lettered
+ * at the member side). Once it opts in, the next reconcile repairs it and the pair is protected.
  */
 const OPT_IN = "af-south-1";
 const REGIONS = ["us-east-1", OPT_IN];
@@ -93,6 +94,12 @@ describe("opt-in regions", () => {
     });
     expect(first.coverage.summary).toMatchObject({ desired, ratio: 1 });
     expect(first.requests).toEqual([]);
+    // Invited before it opted in: the member side could not enter the region (as AWS answers it).
+    expect(sandbox.status(optedOut, OPT_IN)).toBe("Invited");
+    const deadLetters = await peekDeadLetters(stack.sqs.client, stack.sqs.urls.DeadLetterQueue as string);
+    expect(deadLetters.map(({ accountId, region, reason }) => ({ accountId, region, reason }))).toEqual([
+      { accountId: optedOut, region: OPT_IN, reason: "access-denied" },
+    ]);
     // One ListRegions per desired account, by each of the two readers; none for the regions by default.
     expect(sandbox.counters.calls("ListRegions", "us-east-1")).toBe(2 * (ids.length + 1));
 
@@ -102,8 +109,8 @@ describe("opt-in regions", () => {
     await stack.drained(60_000);
 
     // Assess 2: the pair was desired and repaired; every pair is protected.
-    expect(second.requests.map(({ accountId, regions }) => ({ accountId, regions }))).toEqual([
-      { accountId: optedOut, regions: [OPT_IN] },
+    expect(second.requests.map(({ accountId, regions, step }) => ({ accountId, regions, step }))).toEqual([
+      { accountId: optedOut, regions: [OPT_IN], step: "accept" },
     ]);
     const after = await coverage(stack);
     expect(after).toMatchObject({ coverage: 1, desired: desired + 1, byVerdict: { protected: desired + 1 } });
