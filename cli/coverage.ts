@@ -68,6 +68,8 @@ ${TARGET_HELP}
     const code = Object.keys(report.regionsFailed).length > 0 ? 1 : 0;
     for (const [region, detail] of Object.entries(report.regionsFailed))
       print.warn(`error: ${region}: members could not be read (${detail}); the region was left out`);
+    for (const [accountId, detail] of Object.entries(report.optInsFailed))
+      print.warn(`warning: ${accountId}: opt-in regions could not be read (${detail}); judged as enabled`);
 
     if (values.json) {
       print.json({
@@ -79,6 +81,7 @@ ${TARGET_HELP}
         accounts: report.accounts,
         inactive: report.inactive,
         regionsFailed: report.regionsFailed,
+        optInsFailed: report.optInsFailed,
         pairs: selected,
       });
       return code;

@@ -41,7 +41,7 @@ export interface TargetFlags {
 }
 
 /** Every AWS client a command may use, built once per run. */
-export interface CliClients extends Pick<Clients, "guardduty" | "organizations" | "sqs" | "sts"> {
+export interface CliClients extends Pick<Clients, "guardduty" | "organizations" | "account" | "sqs" | "sts"> {
   readonly cloudformation: CloudFormationClient;
 }
 

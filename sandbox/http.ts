@@ -25,6 +25,8 @@ export interface SandboxRequest {
   readonly region: string;
   /** From the SigV4 credential scope; undefined when unsigned. */
   readonly accessKeyId: string | undefined;
+  /** The signing name of the SigV4 credential scope (`guardduty`, `account`…); undefined when unsigned. */
+  readonly service?: string;
 }
 
 /**
@@ -47,13 +49,17 @@ export class SandboxError extends Error {
 export function credentialScope(
   authorization: string | undefined,
   query: URLSearchParams,
-): { accessKeyId?: string; region?: string } {
+): { accessKeyId?: string; region?: string; service?: string } {
   const credential = /Credential=([^,\s]+)/.exec(authorization ?? "")?.[1] ?? query.get("X-Amz-Credential");
   if (!credential) {
     return {};
   }
-  const [accessKeyId, , region] = credential.split("/");
-  return { accessKeyId: accessKeyId || undefined, region: region || undefined };
+  const [accessKeyId, , region, service] = credential.split("/");
+  return {
+    accessKeyId: accessKeyId || undefined,
+    region: region || undefined,
+    service: service || undefined,
+  };
 }
 
 /** Reads the whole request into a SandboxRequest. */
@@ -76,6 +82,7 @@ export async function readRequest(req: IncomingMessage): Promise<SandboxRequest>
     body: Buffer.concat(chunks).toString("utf8"),
     region: scope.region ?? DEFAULT_REGION,
     accessKeyId: scope.accessKeyId,
+    service: scope.service,
   };
 }
 

@@ -124,6 +124,7 @@ export const OPT_IN_REGIONS: ReadonlySet<string> = new Set([
   "ap-southeast-3",
   "ap-southeast-4",
   "ap-southeast-5",
+  "ap-southeast-6",
   "ap-southeast-7",
   "ca-west-1",
   "eu-central-2",
@@ -215,7 +216,7 @@ export class Organization {
   readonly administratorAccountId: string;
   readonly delegatedAdministrators: readonly DelegatedAdministrator[];
   private readonly accounts = new Map<string, OrgAccount>();
-  private readonly optIns: Readonly<Record<string, readonly string[]>>;
+  private readonly optIns = new Map<string, Set<string>>();
   private readonly generator: AccountIdGenerator;
   private generated = 0;
 
@@ -227,7 +228,8 @@ export class Organization {
     this.delegatedAdministrators = options.delegatedAdministrators ?? [
       { accountId: this.administratorAccountId, servicePrincipal: "guardduty.amazonaws.com" },
     ];
-    this.optIns = options.enabledOptInRegions ?? {};
+    for (const [accountId, regions] of Object.entries(options.enabledOptInRegions ?? {}))
+      this.optIns.set(accountId, new Set(regions));
     const explicit = options.accounts ?? [];
     this.generator = new AccountIdGenerator(seed, [
       this.managementAccountId,
@@ -279,7 +281,12 @@ export class Organization {
   /** Whether an account can use a region: every default region, and the opt-in regions it enabled. */
   regionEnabled(accountId: string, region: string): boolean {
     if (!OPT_IN_REGIONS.has(region)) return true;
-    return [...(this.optIns[accountId] ?? []), ...(this.optIns["*"] ?? [])].includes(region);
+    return (this.optIns.get(accountId)?.has(region) ?? false) || (this.optIns.get("*")?.has(region) ?? false);
+  }
+
+  /** The account opts in to a region (the console's or account:EnableRegion's doing), at once. */
+  enableRegion(accountId: string, region: string): void {
+    this.optIns.set(accountId, (this.optIns.get(accountId) ?? new Set()).add(region));
   }
 
   /** The management account and delegated administrators may read the organization (Organizations User Guide). */

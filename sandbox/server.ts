@@ -1,15 +1,17 @@
 /**
  * The GuardDuty + Organizations sandbox: one loopback HTTP server speaking both real wire protocols, so
  * unmodified AWS clients reach it through an endpoint override alone (`AWS_ENDPOINT_URL_GUARDDUTY`,
- * `AWS_ENDPOINT_URL_ORGANIZATIONS`, the SDK's `endpoint` option or `aws --endpoint-url`).
+ * `AWS_ENDPOINT_URL_ORGANIZATIONS`, `AWS_ENDPOINT_URL_ACCOUNT`, the SDK's `endpoint` option or
+ * `aws --endpoint-url`).
  *
  * One port serves every service (Organizations calls carry `X-Amz-Target`, STS calls are form-encoded,
- * GuardDuty calls are REST paths) and every region (taken from each request's SigV4 credential scope).
+ * Account Management calls are signed for `account`, GuardDuty calls are REST paths) and every region (taken from each request's SigV4 credential scope).
  * The caller is the principal its access key was issued to; every call is authorized against that
  * principal's policies as IAM would (`iam.ts`), and a key the sandbox never issued is refused.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { AccountService, isAccountRequest } from "./account.ts";
 import { Counters } from "./counters.ts";
 import { FaultInjector, type FaultOptions } from "./faults.ts";
 import { GuardDutyService } from "./guardduty.ts";
@@ -88,7 +90,10 @@ export interface Sandbox {
   readonly counters: Counters;
   /** The endpoint variables to give an SDK or the AWS CLI. */
   env(): Record<
-    "AWS_ENDPOINT_URL_GUARDDUTY" | "AWS_ENDPOINT_URL_ORGANIZATIONS" | "AWS_ENDPOINT_URL_STS",
+    | "AWS_ENDPOINT_URL_GUARDDUTY"
+    | "AWS_ENDPOINT_URL_ORGANIZATIONS"
+    | "AWS_ENDPOINT_URL_STS"
+    | "AWS_ENDPOINT_URL_ACCOUNT",
     string
   >;
   /** The organization's accounts, in ListAccounts order. */
@@ -115,6 +120,8 @@ export interface Sandbox {
   addRole(accountId: string, role: RoleInput): void;
   /** Gives an account the scenario's member roles again (e.g. an `unassumableAccounts` one, once fixed). */
   provisionRoles(accountId: string): void;
+  /** The account opts in to an opt-in region (ListRegions answers ENABLED, its calls there are known). */
+  enableRegion(accountId: string, region: string): void;
   /** Replaces the fault configuration. */
   setFaults(faults: FaultOptions): void;
   close(): Promise<void>;
@@ -178,6 +185,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   provision(organization.list());
   const authorizer = new Authorizer(options.onAuthorization);
   const sts = new StsService(organization, identities, authorizer, seed, now);
+  const account = new AccountService(organization);
 
   /** What `dispatch` resolved, for the exchange log. */
   interface Resolved {
@@ -207,6 +215,32 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
         if (!(error instanceof SandboxError)) throw error;
         if (error.code === "AccessDenied") counters.recordDenial(call.operation, request.region);
         return sts.writeError(res, error);
+      }
+    }
+    if (isAccountRequest(request)) {
+      // Account Management is how the stack reads opt-in, not a service under test: no faults, but IAM.
+      resolved.service = account.name;
+      const call = account.route(request, principal?.accountId ?? "");
+      if (call instanceof SandboxError) return account.writeError(res, call);
+      resolved.operation = call.operation;
+      if (!principal) return account.writeError(res, account.unrecognizedClient());
+      if (expired) return account.writeError(res, account.expiredToken());
+      counters.recordCall(call.operation, request.region);
+      const decision = await authorizer.authorize({
+        principal,
+        action: call.action,
+        resource: call.resource,
+        context: { "aws:RequestedRegion": request.region },
+      });
+      if (!decision.allowed) {
+        counters.recordDenial(call.operation, request.region);
+        return account.writeError(res, account.accessDenied(decision.message));
+      }
+      try {
+        return account.writeResult(res, call.run());
+      } catch (error) {
+        if (!(error instanceof SandboxError)) throw error;
+        return account.writeError(res, error);
       }
     }
     const service: WireService = isOrganizationsRequest(request) ? organizations : guardDuty;
@@ -316,6 +350,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       AWS_ENDPOINT_URL_GUARDDUTY: url,
       AWS_ENDPOINT_URL_ORGANIZATIONS: url,
       AWS_ENDPOINT_URL_STS: url,
+      AWS_ENDPOINT_URL_ACCOUNT: url,
     }),
     accounts: () => organization.list(),
     addAccounts: (accounts) =>
@@ -348,6 +383,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       const account = organization.get(accountId);
       if (account) provision([account]);
     },
+    enableRegion: (accountId, region) => organization.enableRegion(accountId, region),
     setFaults: (next) => faults.configure(next),
     close: async () => {
       const closed = new Promise<void>((resolve, reject) =>

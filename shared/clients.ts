@@ -1,3 +1,4 @@
+import { AccountClient } from "@aws-sdk/client-account";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { GuardDutyClient } from "@aws-sdk/client-guardduty";
 import { OrganizationsClient } from "@aws-sdk/client-organizations";
@@ -5,6 +6,7 @@ import { SQSClient } from "@aws-sdk/client-sqs";
 import { STSClient } from "@aws-sdk/client-sts";
 import { isThrottling } from "./classify.ts";
 import { ORGANIZATIONS_REGION } from "./organizations.ts";
+import { ACCOUNT_REGION } from "./regions.ts";
 
 /**
  * Every AWS client the project uses — the functions' and the operator tool's — is built here, once per
@@ -56,6 +58,8 @@ export interface Clients {
    */
   memberGuardDuty(region: string, credentials: MemberCredentials): GuardDutyClient;
   readonly organizations: OrganizationsClient;
+  /** The Account Management API (global, us-east-1): members' region opt-in (`regions.ts`). */
+  readonly account: AccountClient;
   readonly sqs: SQSClient;
   /** STS in the function's own region (regional endpoint), for AssumeRole into member accounts. */
   readonly sts: STSClient;
@@ -94,7 +98,7 @@ export function clientConfig(settings: ClientSettings, service: string, retryMod
   };
 }
 
-type Observable = GuardDutyClient | OrganizationsClient | STSClient;
+type Observable = GuardDutyClient | OrganizationsClient | STSClient | AccountClient;
 
 /**
  * Reports every call of a client: its latency around all SDK attempts, and each attempt answered with
@@ -154,6 +158,11 @@ export function createClients(settings: ClientSettings = {}): Clients {
         region: ORGANIZATIONS_REGION,
       }),
       "Organizations",
+      observe,
+    ),
+    account: observed(
+      new AccountClient({ ...clientConfig(settings, "ACCOUNT", "adaptive"), region: ACCOUNT_REGION }),
+      "Account",
       observe,
     ),
     sqs: new SQSClient({ ...clientConfig(settings, "SQS", "standard"), region }),

@@ -8,12 +8,14 @@ import type { OnboardingRequest } from "./message.ts";
 import type { Step } from "./outcomes.ts";
 import { describeError, redact } from "./privacy.ts";
 import { type ActualPlans, actualPlans, differences, type Profile, plansFor } from "./protection.ts";
+import { type OptIns, readOptIns, regionEnabled } from "./regions.ts";
 
 /**
  * Coverage: the verdict of every (account, region) the stage is responsible for, and the repair each
  * one needs. The desired state is every ACTIVE account of the organization but the administrator, in
  * every managed region where the administrator has a detector; the actual state is what the
- * administrator sees (Organizations ListAccounts, GuardDuty ListMembers and GetMemberDetectors). The
+ * administrator sees (Organizations ListAccounts, GuardDuty ListMembers and GetMemberDetectors, and —
+ * only when a managed region is an opt-in region — each account's opt-in status, `regions.ts`). The
  * `reconcile` function enqueues the repairs and publishes the ratio; `gd-onboard coverage` prints it.
  */
 
@@ -27,7 +29,9 @@ import { type ActualPlans, actualPlans, differences, type Profile, plansFor } fr
  *   member deleted its detector);
  * - `email-verification-failed`: the invitation's e-mail could not be verified;
  * - `plans-differ`: Enabled, but its plans differ from the profile (or could not be read);
- * - `no-administrator-detector`: the administrator has no detector in the region: nothing can join.
+ * - `no-administrator-detector`: the administrator has no detector in the region: nothing can join;
+ * - `region-not-enabled-for-account`: an opt-in region the account has not enabled (account:ListRegions):
+ *   nothing can be done there until it opts in; the next reconcile after that onboards it.
  */
 export const VERDICTS = [
   "protected",
@@ -39,8 +43,15 @@ export const VERDICTS = [
   "email-verification-failed",
   "plans-differ",
   "no-administrator-detector",
+  "region-not-enabled-for-account",
 ] as const;
 export type Verdict = (typeof VERDICTS)[number];
+
+/** Verdicts of pairs the stage is not responsible for: not desired, not counted in the ratio. */
+export const UNDESIRED: ReadonlySet<Verdict> = new Set([
+  "no-administrator-detector",
+  "region-not-enabled-for-account",
+]);
 
 /** The verdict of a relationship status other than Enabled (GuardDuty `RelationshipStatus`). */
 const BY_STATUS: Readonly<Record<string, Verdict>> = {
@@ -89,8 +100,17 @@ export function pairVerdict(
   return differences(plansFor(profile, region), plans).length === 0 ? "protected" : "plans-differ";
 }
 
-/** The verdict of one (account, region) from the region's state and the profile, with its detail. */
-export function verdictOf(accountId: string, state: RegionState, profile: Profile): PairVerdict {
+/**
+ * The verdict of one (account, region) from the region's state, the profile and whether the account
+ * has enabled the region (an opt-in region it has not: whatever the administrator lists, nothing runs
+ * there).
+ */
+export function verdictOf(
+  accountId: string,
+  state: RegionState,
+  profile: Profile,
+  enabled = true,
+): PairVerdict {
   const { region } = state;
   if (state.statuses === undefined)
     return {
@@ -98,6 +118,13 @@ export function verdictOf(accountId: string, state: RegionState, profile: Profil
       region,
       verdict: "no-administrator-detector",
       detail: "the administrator has no GuardDuty detector in this region",
+    };
+  if (!enabled)
+    return {
+      accountId,
+      region,
+      verdict: "region-not-enabled-for-account",
+      detail: "an opt-in region the account has not enabled (account:ListRegions)",
     };
   const status = state.statuses.get(accountId);
   if (status === undefined)
@@ -117,7 +144,7 @@ export function verdictOf(accountId: string, state: RegionState, profile: Profil
 
 /** Counts of one set of verdicts: the desired pairs, those protected, and the ratio (0–1). */
 export interface CoverageSummary {
-  /** Pairs the stage is responsible for: every verdict but `no-administrator-detector`. */
+  /** Pairs the stage is responsible for: every verdict but `UNDESIRED`'s. */
   readonly desired: number;
   readonly protected: number;
   /** protected ÷ desired, 0–1; 1 when nothing is desired. */
@@ -128,7 +155,7 @@ export interface CoverageSummary {
 export function summarize(pairs: readonly PairVerdict[]): CoverageSummary {
   const byVerdict = Object.fromEntries(VERDICTS.map((verdict) => [verdict, 0])) as Record<Verdict, number>;
   for (const { verdict } of pairs) byVerdict[verdict]++;
-  const desired = pairs.length - byVerdict["no-administrator-detector"];
+  const desired = pairs.length - [...UNDESIRED].reduce((sum, verdict) => sum + byVerdict[verdict], 0);
   const covered = byVerdict.protected;
   return { desired, protected: covered, ratio: desired === 0 ? 1 : covered / desired, byVerdict };
 }
@@ -139,7 +166,8 @@ export function summarize(pairs: readonly PairVerdict[]): CoverageSummary {
  * Resigned or Created member), `accept` (the member side only: the invitation is out), `verify`
  * (the administrator reads and applies the plans; a Disabled member's monitoring is started again
  * first, `member-protection.ts`), or none: `email-verification-failed` needs a person (fix the
- * e-mail, DeleteMembers, then backfill) and `no-administrator-detector` an administrator detector.
+ * e-mail, DeleteMembers, then backfill), `no-administrator-detector` an administrator detector, and
+ * `region-not-enabled-for-account` the account's own opt-in.
  */
 export type Repair = "onboard" | Step;
 
@@ -224,15 +252,18 @@ export interface CoverageReport {
   readonly inactive: number;
   /** Regions whose members could not be read, with why: left out, never guessed. */
   readonly regionsFailed: Readonly<Record<string, string>>;
+  /** Accounts whose opt-in status could not be read, with why: their pairs are judged as if enabled. */
+  readonly optInsFailed: Readonly<Record<string, string>>;
 }
 
 /**
  * Reads the organization and every region's members and plans, and gives every desired (account,
  * region) its verdict. A region that cannot be read is reported and left out; an Organizations
- * failure is raised as it is.
+ * failure is raised as it is. Opt-in status costs one ListRegions per desired account, and only when a
+ * region read is an opt-in region.
  */
 export async function readCoverage(
-  clients: Pick<Clients, "organizations" | "guardduty">,
+  clients: Pick<Clients, "organizations" | "guardduty" | "account">,
   options: CoverageOptions,
 ): Promise<CoverageReport> {
   const { signal, onProgress } = options;
@@ -260,8 +291,16 @@ export async function readCoverage(
   const desired = accounts.filter(
     ({ accountId, active }) => active && accountId !== options.administratorAccountId,
   );
+  const optIns: OptIns = await readOptIns(
+    clients.account,
+    desired.map(({ accountId }) => accountId),
+    read.filter((state) => state.statuses !== undefined).map((state) => state.region),
+    signal,
+  );
   const pairs = desired.flatMap(({ accountId }) =>
-    read.map((state) => verdictOf(accountId, state, options.profile)),
+    read.map((state) =>
+      verdictOf(accountId, state, options.profile, regionEnabled(optIns, accountId, state.region)),
+    ),
   );
   return {
     pairs,
@@ -269,6 +308,7 @@ export async function readCoverage(
     accounts: accounts.length,
     inactive: accounts.filter((account: OrganizationAccount) => !account.active).length,
     regionsFailed,
+    optInsFailed: Object.fromEntries(optIns.unread),
   };
 }
 

@@ -1,6 +1,13 @@
 import type { Clients } from "./clients.ts";
 import { loadMembership, loadStageConfig, type MembershipMode, url } from "./config.ts";
-import { type CoverageReport, type PairVerdict, readCoverage, repairRequests, VERDICTS } from "./coverage.ts";
+import {
+  type CoverageReport,
+  type PairVerdict,
+  readCoverage,
+  repairRequests,
+  UNDESIRED,
+  VERDICTS,
+} from "./coverage.ts";
 import { enqueue } from "./enqueue.ts";
 import type { OnboardingRequest } from "./message.ts";
 import type { PipelineMetrics } from "./metrics.ts";
@@ -61,7 +68,7 @@ export interface ReconcileReport {
  * every run until its cause is fixed: the DLQ is not read here.
  */
 export async function reconcile(
-  clients: Pick<Clients, "organizations" | "guardduty" | "sqs">,
+  clients: Pick<Clients, "organizations" | "guardduty" | "account" | "sqs">,
   config: ReconcileConfig,
   logger: Log,
   options: {
@@ -117,6 +124,19 @@ export async function reconcile(
       regions: withoutDetector,
     });
   }
+  const notEnabled = coverage.pairs.filter((pair) => pair.verdict === "region-not-enabled-for-account");
+  if (notEnabled.length > 0) {
+    logger.info("accounts have not enabled these opt-in regions: not desired there until they opt in", {
+      pairs: notEnabled.length,
+      regions: regionsWith(coverage.pairs, "region-not-enabled-for-account"),
+    });
+  }
+  for (const [accountId, detail] of Object.entries(coverage.optInsFailed)) {
+    logger.warn("opt-in regions could not be read; the account's pairs were judged as enabled", {
+      accountId,
+      detail,
+    });
+  }
   for (const [region, detail] of Object.entries(coverage.regionsFailed)) {
     logger.error("members could not be read; the region was left out of this run", { region, detail });
   }
@@ -140,9 +160,7 @@ function publishCoverage(metrics: PipelineMetrics | undefined, coverage: Coverag
   const { summary, pairs } = coverage;
   metrics.gauge("Coverage", summary.ratio);
   for (const region of new Set(pairs.map((pair) => pair.region))) {
-    const inRegion = pairs.filter(
-      (pair) => pair.region === region && pair.verdict !== "no-administrator-detector",
-    );
+    const inRegion = pairs.filter((pair) => pair.region === region && !UNDESIRED.has(pair.verdict));
     const covered = inRegion.filter((pair) => pair.verdict === "protected").length;
     metrics.gauge("Coverage", inRegion.length === 0 ? 1 : covered / inRegion.length, ["region", region]);
   }

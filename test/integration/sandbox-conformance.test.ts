@@ -9,6 +9,7 @@
  * sandbox; every response, error or not, must conform.
  */
 import { writeFileSync } from "node:fs";
+import { AccountClient, GetRegionOptStatusCommand, ListRegionsCommand } from "@aws-sdk/client-account";
 import {
   AcceptAdministratorInvitationCommand,
   type AcceptAdministratorInvitationCommandInput,
@@ -78,6 +79,7 @@ const models: Readonly<Record<string, Model>> = {
   guardduty: loadModel("guardduty"),
   organizations: loadModel("organizations"),
   sts: loadModel("sts"),
+  account: loadModel("account"),
 };
 
 /** One driven call (or a few): the exchanges it caused, and whether its request breaks the model on purpose. */
@@ -698,6 +700,43 @@ async function driveSts(created: readonly string[]): Promise<void> {
   );
 }
 
+/** Account Management injects no faults either (the stack reads opt-in with it): input and access errors. */
+async function driveAccount(workloads: readonly string[]): Promise<void> {
+  const account = (accessKeyId: string) => {
+    const credentials = { accessKeyId, secretAccessKey: "sandbox" };
+    const client = new AccountClient({
+      region: "us-east-1",
+      endpoint: sandbox.url,
+      credentials,
+      maxAttempts: 1,
+    });
+    clients.push(client);
+    return client;
+  };
+  const admin = account(ADMIN_KEY);
+  const member = workloads[0] ?? "";
+  sandbox.enableRegion(member, "af-south-1");
+  const list = (input = {}, by = admin) => by.send(new ListRegionsCommand(input));
+  const first = await step("ListRegions of a member, page 1", () =>
+    list({ AccountId: member, MaxResults: 20, RegionOptStatusContains: ["ENABLED", "ENABLED_BY_DEFAULT"] }),
+  );
+  await step("ListRegions of a member, page 2", () =>
+    list({ AccountId: member, MaxResults: 20, NextToken: first?.NextToken }),
+  );
+  await step("ListRegions of its own account", () => list());
+  await step("ListRegions outside the organization", () => list({ AccountId: "000000000000" }));
+  await step("ListRegions by an unknown access key", () => list({}, account("AKIDNOBODY")));
+  await step("ListRegions bad NextToken", () => list({ NextToken: "nope" }));
+  await step("ListRegions MaxResults 51", () => list({ MaxResults: 51 }), { invalidRequest: true });
+  await step("ListRegions unknown status", () => list({ RegionOptStatusContains: ["NOPE"] }), {
+    invalidRequest: true,
+  });
+  const status = (input: object) => admin.send(new GetRegionOptStatusCommand(input as never));
+  await step("GetRegionOptStatus", () => status({ AccountId: member, RegionName: "af-south-1" }));
+  await step("GetRegionOptStatus unknown region", () => status({ RegionName: "xx-nowhere-1" }));
+  await step("GetRegionOptStatus without RegionName", () => status({}), { invalidRequest: true });
+}
+
 /** The oracle's verdict on one exchange of a step. */
 function problemsOf(step: Step, exchange: Exchange): string[] {
   const model = models[exchange.service];
@@ -737,6 +776,7 @@ beforeAll(async () => {
   await driveGuardDuty(workloads);
   await driveOrganizationMode(workloads);
   await driveOrganizations(workloads);
+  await driveAccount(workloads);
   await driveSts(active.filter((account) => account.joinedMethod === "CREATED").map((account) => account.id));
   await driveOrganizationLifecycle(workloads);
 });

@@ -1,3 +1,4 @@
+import { AccountClient, ListRegionsCommand } from "@aws-sdk/client-account";
 import {
   GetMemberDetectorsCommand,
   GuardDutyClient,
@@ -75,15 +76,37 @@ describe("verdictOf", () => {
     expect(verdictOf(A, state("Enabled", drifted), profile).verdict).toBe("protected");
     expect(verdictOf(A, { region: REGION }, profile)).toMatchObject({ verdict: "no-administrator-detector" });
   });
+
+  it("says when the account has not enabled the region, whatever the administrator lists", () => {
+    for (const status of ["Enabled", "Invited", undefined])
+      expect(verdictOf(A, state(status), DEFAULT_PROFILE, false)).toEqual({
+        accountId: A,
+        region: REGION,
+        verdict: "region-not-enabled-for-account",
+        detail: "an opt-in region the account has not enabled (account:ListRegions)",
+      });
+    // Without the administrator's detector there, that is the region's fact first.
+    expect(verdictOf(A, { region: REGION }, DEFAULT_PROFILE, false).verdict).toBe(
+      "no-administrator-detector",
+    );
+  });
 });
 
 describe("summarize", () => {
   it("counts every verdict and the ratio of protected pairs to desired ones, leaving regions without detector out", () => {
-    const pairs = (["protected", "protected", "plans-differ", "no-administrator-detector"] as const).map(
+    const verdicts = [
+      "protected",
+      "protected",
+      "plans-differ",
+      "no-administrator-detector",
+      "region-not-enabled-for-account",
+    ] as const;
+    const pairs = verdicts.map(
       (verdict, index): PairVerdict => ({ accountId: A, region: `r${index}`, verdict, detail: "" }),
     );
     const summary = summarize(pairs);
     expect(summary).toMatchObject({ desired: 3, protected: 2, ratio: 2 / 3 });
+    expect(summary.byVerdict["region-not-enabled-for-account"]).toBe(1);
     expect(Object.keys(summary.byVerdict)).toEqual([...VERDICTS]);
     expect(summarize([]).ratio).toBe(1);
   });
@@ -122,6 +145,7 @@ describe("repairs", () => {
       undefined,
     );
     expect(repairOf(pair("no-administrator-detector"), invitation)).toBe(undefined);
+    expect(repairOf(pair("region-not-enabled-for-account"), invitation)).toBe(undefined);
     expect(repairOf(pair("protected", "Enabled"), invitation)).toBe(undefined);
   });
 
@@ -227,6 +251,7 @@ describe("reading the administrator's view", () => {
     const report = await readCoverage(
       {
         organizations: new OrganizationsClient({ region: "us-east-1" }),
+        account: new AccountClient({ region: "us-east-1" }),
         guardduty: (region) => (region === REGION ? client : failing),
       },
       {
@@ -248,5 +273,54 @@ describe("reading the administrator's view", () => {
     });
     expect(report.summary.ratio).toBe(0.5);
     expect(progress).toEqual(["accounts", "members", "members"]);
+    // No managed region is an opt-in region: the Account Management API is not asked.
+    expect(report.optInsFailed).toEqual({});
+  });
+
+  it("reads opt-in only for an opt-in region, and leaves the pairs of accounts that have not enabled it out of the desired ones", async () => {
+    const account = mockClient(AccountClient);
+    const OPT_IN = "af-south-1";
+    const [enabled, notEnabled, unreadable] = [ids[0], ids[2], ids[3]] as [string, string, string];
+    organizations.on(ListAccountsCommand).resolves({
+      Accounts: [enabled, notEnabled, unreadable].map((Id) => ({ Id, State: "ACTIVE" })),
+    });
+    guardduty.on(ListMembersCommand).resolves({
+      Members: [enabled, notEnabled, unreadable].map(
+        (AccountId) => ({ AccountId, RelationshipStatus: "Enabled" }) as never,
+      ),
+    });
+    account.on(ListRegionsCommand).callsFake((input: { AccountId: string }) => {
+      if (input.AccountId === unreadable) throw new Error("AccessDeniedException: trusted access is off");
+      return {
+        Regions: [
+          { RegionName: REGION, RegionOptStatus: "ENABLED_BY_DEFAULT" },
+          ...(input.AccountId === enabled ? [{ RegionName: OPT_IN, RegionOptStatus: "ENABLED" }] : []),
+        ],
+      };
+    });
+
+    const report = await readCoverage(
+      {
+        organizations: new OrganizationsClient({ region: "us-east-1" }),
+        account: new AccountClient({ region: "us-east-1" }),
+        guardduty: (region) => new GuardDutyClient({ region }),
+      },
+      { regions: [REGION, OPT_IN], profile: DEFAULT_PROFILE },
+    );
+
+    expect(report.pairs.map(({ accountId, region, verdict }) => [accountId, region, verdict])).toEqual([
+      [enabled, REGION, "protected"],
+      [enabled, OPT_IN, "protected"],
+      [notEnabled, REGION, "protected"],
+      [notEnabled, OPT_IN, "region-not-enabled-for-account"],
+      [unreadable, REGION, "protected"],
+      [unreadable, OPT_IN, "protected"],
+    ]);
+    expect(report.summary).toMatchObject({ desired: 5, protected: 5, ratio: 1 });
+    expect(report.optInsFailed).toEqual({
+      [unreadable]: "Error: AccessDeniedException: trusted access is off",
+    });
+    expect(account.commandCalls(ListRegionsCommand)).toHaveLength(3);
+    account.restore();
   });
 });

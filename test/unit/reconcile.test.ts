@@ -1,5 +1,6 @@
 import { Logger } from "@aws-lambda-powertools/logger";
 import { Metrics } from "@aws-lambda-powertools/metrics";
+import { AccountClient, ListRegionsCommand } from "@aws-sdk/client-account";
 import {
   GetMemberDetectorsCommand,
   GuardDutyClient,
@@ -55,6 +56,7 @@ describe("reconcile", () => {
   const sqs = mockClient(SQSClient);
   const clients = {
     organizations: new OrganizationsClient({ region: "us-east-1" }),
+    account: new AccountClient({ region: "us-east-1" }),
     guardduty: (region: string) => new GuardDutyClient({ region }),
     sqs: new SQSClient({ region: "us-east-1" }),
   };
@@ -198,6 +200,51 @@ describe("reconcile", () => {
       "GuardDuty is not enabled for the administrator in these regions: nothing can join there",
       "members could not be read; the region was left out of this run",
     ]);
+  });
+
+  it("enqueues nothing for an opt-in region an account has not enabled, and logs accounts whose opt-in it could not read", async () => {
+    const stdout = vi.spyOn(process.stdout, "write").mockImplementation(() => true);
+    const stderr = vi.spyOn(process.stderr, "write").mockImplementation(() => true);
+    const account = mockClient(AccountClient);
+    account.on(ListRegionsCommand).callsFake((input: { AccountId: string }) => {
+      if (input.AccountId === disabledId) throw new Error("AccessDeniedException: no trusted access");
+      return {
+        Regions:
+          input.AccountId === protectedId ? [{ RegionName: "af-south-1", RegionOptStatus: "ENABLED" }] : [],
+      };
+    });
+
+    const report = await reconcile(
+      clients,
+      loadReconcileConfig({ ...ENV, GUARDDUTY_REGIONS: "af-south-1" }),
+      new Logger({ serviceName: "guardduty-onboarding" }),
+    );
+
+    const lines = [...stdout.mock.calls, ...stderr.mock.calls].map(
+      (call) => JSON.parse(String(call[0])) as Record<string, unknown>,
+    );
+    account.restore();
+    expect(report.coverage.pairs.map(({ accountId, verdict }) => [accountId, verdict])).toEqual([
+      [protectedId, "protected"],
+      [invitedId, "region-not-enabled-for-account"],
+      [missingId, "region-not-enabled-for-account"],
+      [disabledId, "monitoring-stopped"],
+    ]);
+    expect(report.requests.map(({ accountId }) => accountId)).toEqual([disabledId]);
+    expect(report.coverage.summary).toMatchObject({ desired: 2, protected: 1, ratio: 0.5 });
+    expect(lines).toContainEqual(
+      expect.objectContaining({
+        message: "accounts have not enabled these opt-in regions: not desired there until they opt in",
+        pairs: 2,
+        regions: ["af-south-1"],
+      }),
+    );
+    expect(lines).toContainEqual(
+      expect.objectContaining({
+        message: "opt-in regions could not be read; the account's pairs were judged as enabled",
+        accountId: disabledId,
+      }),
+    );
   });
 
   it("logs a repair SQS did not confirm, naming the account", async () => {
