@@ -112,6 +112,12 @@ async function main(): Promise<void> {
   const logFile = values.logs ? createWriteStream(values.logs) : undefined;
   const tally = new OutcomeTally();
   const progress = (text: string) => (values.json ? process.stderr : process.stdout).write(`${text}\n`);
+  /** Every function's log line: tallied, and written to --logs (or stderr with --json). */
+  const onLog = (line: string) => {
+    tally.add(line);
+    if (logFile) logFile.write(`${line}\n`);
+    else if (values.json) process.stderr.write(`${line}\n`);
+  };
   const local = await startLocalStack({
     regions,
     memberRoles,
@@ -133,11 +139,7 @@ async function main(): Promise<void> {
       },
     },
     eventSourceFaults: { crashRate, duplicateRate },
-    onLog: (line) => {
-      tally.add(line);
-      if (logFile) logFile.write(`${line}\n`);
-      else if (values.json) process.stderr.write(`${line}\n`);
-    },
+    onLog,
     onError: (message) => process.stderr.write(`${message}\n`),
   });
 
@@ -154,7 +156,7 @@ async function main(): Promise<void> {
           regions,
           candidates: burstIds,
           seed,
-          onLog: (line) => tally.add(line),
+          onLog,
           progress,
         })
       : undefined;
