@@ -43,7 +43,7 @@ export const DRIFTS = [
   "member-disassociated",
   "member-deleted",
   "invited-again",
-  "plan-turned-off",
+  "plan-changed",
   "account-closed",
   "account-removed",
 ] as const;
@@ -115,20 +115,21 @@ export async function applyDrift(
     return guardduty(`AKIDLOCALDRIFT${accountId}`);
   };
   const admin = guardduty(ADMINISTRATOR_ACCESS_KEY_ID);
+  const [resigning, changing] = [own(of("member-resigned")), own(of("plan-changed"))];
   const DetectorId = sandbox.detectorId(sandbox.administratorAccountId, region) as string;
 
   // The member's own calls: it leaves its administrator, and turns a plan the profile names the other way.
-  const resigned = of("member-resigned");
-  await own(resigned).send(
-    new DisassociateFromAdministratorAccountCommand({ DetectorId: sandbox.detectorId(resigned, region) }),
+  await resigning.send(
+    new DisassociateFromAdministratorAccountCommand({
+      DetectorId: sandbox.detectorId(of("member-resigned"), region),
+    }),
   );
-  const drifted = of("plan-turned-off");
   const [feature, setting] = Object.entries(
     plansFor(profileOf(local.functionEnv.PROTECTION_PLANS), region),
   )[0] as [Feature, { status: string }];
-  await own(drifted).send(
+  await changing.send(
     new UpdateDetectorCommand({
-      DetectorId: sandbox.detectorId(drifted, region),
+      DetectorId: sandbox.detectorId(of("plan-changed"), region),
       Features: [{ Name: feature, Status: setting.status === "ENABLED" ? "DISABLED" : "ENABLED" }],
     }),
   );
@@ -156,7 +157,7 @@ export async function applyDrift(
   await organizations.send(new RemoveAccountFromOrganizationCommand({ AccountId: of("account-removed") }));
   sandbox.addAccounts([{ id: options.joinedAccountId }]);
   changes.push({ accountId: options.joinedAccountId, change: "account-joined" });
-  for (const client of [admin, organizations]) client.destroy();
+  for (const client of [admin, resigning, changing, organizations]) client.destroy();
 
   // Sandbox calls emit no CloudTrail events: the ones the rules would deliver are published here.
   await publish(local.sqs.client, local.sqs.urls.OnboardingQueue as string, [
