@@ -160,9 +160,8 @@ async function main(): Promise<void> {
           progress,
         })
       : undefined;
-    const accounts = drift
-      ? [...named, ...drift.changes.filter((c) => !named.includes(c.accountId)).map((c) => c.accountId)]
-      : named;
+    // The account that joined is shown with the published ones.
+    const accounts = [...new Set([...named, ...(drift?.changes ?? []).map(({ accountId }) => accountId)])];
     const summary = {
       ...(await summarize(
         local,
