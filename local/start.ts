@@ -6,6 +6,7 @@ import { createWriteStream } from "node:fs";
 import { parseArgs } from "node:util";
 import { parseProfile } from "#shared/protection";
 import type { FaultOptions } from "../sandbox/faults.ts";
+import { applyDrift, type DriftCoverage, driftCoverage, invokeReconcile, measureCoverage } from "./drift.ts";
 import { memberRoleParams, memberRoleScenario } from "./identities.ts";
 import {
   accountCreatedEvent,
@@ -15,7 +16,7 @@ import {
   readEvents,
   readMessages,
 } from "./inputs.ts";
-import { membershipModeParams, startLocalStack } from "./local-stack.ts";
+import { type LocalStack, membershipModeParams, startLocalStack } from "./local-stack.ts";
 import { OutcomeTally, renderSummary, summarize } from "./summary.ts";
 
 const HELP = `Usage: npm start -- [options]
@@ -46,6 +47,10 @@ sandbox, Lambda's SQS event source) and prints what happened.
   --plans JSON      the protection profile (stage parameter protectionPlans), e.g.
                     '{"default":{"S3_DATA_EVENTS":"ENABLED","EKS_AUDIT_LOGS":"DISABLED"}}'
                     (default: the documented default profile, README "Protection")
+  --drift           then put members out of place (a member resigns, the administrator stops monitoring
+                    one, disassociates one, deletes one, invites one again; a member turns a plan the
+                    other way), close one account, remove one, let one join; run the reconcile function
+                    once and print the coverage it restored (README, "Coverage"; needs --accounts >= 8)
   --seed N          seed of the organization and every injected fault (default: 42)
   --json            print only one JSON summary on stdout; logs go to stderr or --logs
   --logs FILE       write the function's structured logs to FILE
@@ -67,6 +72,7 @@ async function main(): Promise<void> {
       "invitation-delay-ms": { type: "string", default: "0" },
       "email-verification-ms": { type: "string", default: "0" },
       plans: { type: "string" },
+      drift: { type: "boolean", default: false },
       json: { type: "boolean", default: false },
       logs: { type: "string" },
       help: { type: "boolean", short: "h", default: false },
@@ -100,11 +106,18 @@ async function main(): Promise<void> {
     ...(custom ? [] : ['{"version":1,"accountId":"not-an-account-id"']),
   ];
   const named = accountsNamed(bodies);
-  const otherAdministrator = custom ? [] : burstIds.slice(-1);
+  // --drift must end fully protected: no repair takes over another administrator's member.
+  const otherAdministrator = custom || values.drift ? [] : burstIds.slice(-1);
 
   const logFile = values.logs ? createWriteStream(values.logs) : undefined;
   const tally = new OutcomeTally();
   const progress = (text: string) => (values.json ? process.stderr : process.stdout).write(`${text}\n`);
+  /** Every function's log line: tallied, and written to --logs (or stderr with --json). */
+  const onLog = (line: string) => {
+    tally.add(line);
+    if (logFile) logFile.write(`${line}\n`);
+    else if (values.json) process.stderr.write(`${line}\n`);
+  };
   const local = await startLocalStack({
     regions,
     memberRoles,
@@ -126,11 +139,7 @@ async function main(): Promise<void> {
       },
     },
     eventSourceFaults: { crashRate, duplicateRate },
-    onLog: (line) => {
-      tally.add(line);
-      if (logFile) logFile.write(`${line}\n`);
-      else if (values.json) process.stderr.write(`${line}\n`);
-    },
+    onLog,
     onError: (message) => process.stderr.write(`${message}\n`),
   });
 
@@ -142,11 +151,25 @@ async function main(): Promise<void> {
     );
     await publish(local.sqs.client, local.sqs.urls.OnboardingQueue as string, bodies);
     await local.drained();
-    const summary = await summarize(
-      local,
-      { seed, regions, accounts: named, published: bodies.length, wallTimeMs: Date.now() - started },
-      tally,
-    );
+    const drift = values.drift
+      ? await runDrift(local, {
+          regions,
+          candidates: burstIds,
+          seed,
+          onLog,
+          progress,
+        })
+      : undefined;
+    // The account that joined is shown with the published ones.
+    const accounts = [...new Set([...named, ...(drift?.changes ?? []).map(({ accountId }) => accountId)])];
+    const summary = {
+      ...(await summarize(
+        local,
+        { seed, regions, accounts, published: bodies.length, wallTimeMs: Date.now() - started },
+        tally,
+      )),
+      ...(drift && { coverage: drift }),
+    };
     if (values.json) process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
     else {
       process.stdout.write(`\n${renderSummary(summary)}\n`);
@@ -156,6 +179,46 @@ async function main(): Promise<void> {
     await local.stop();
     logFile?.end();
   }
+}
+
+/**
+ * `--drift`: a baseline reconcile onboards the organization's accounts no event named (so every desired
+ * pair is protected), then the drift, its lifecycle events drained, one reconcile, its repairs drained,
+ * and the coverage measured.
+ */
+async function runDrift(
+  local: LocalStack,
+  options: {
+    readonly regions: readonly string[];
+    readonly candidates: readonly string[];
+    readonly seed: number;
+    readonly onLog: (line: string) => void;
+    readonly progress: (text: string) => void;
+  },
+): Promise<DriftCoverage> {
+  const { sandbox } = local;
+  const { regions, progress } = options;
+  progress("Drift: a baseline reconcile onboards the organization's other accounts…");
+  await invokeReconcile(local, options.onLog);
+  await local.drained();
+  const region = regions.find((name) => sandbox.detectorId(sandbox.administratorAccountId, name));
+  if (!region) throw new Error("--drift: the administrator has a detector in none of --regions");
+  const inOrganization = new Set(sandbox.accounts().map((account) => account.id));
+  const joinedAccountId = newAccountIds(options.candidates.length + 100, options.seed).find(
+    (id) => !inOrganization.has(id),
+  ) as string;
+  progress(`Drift: members put out of place in ${region}, accounts closed, removed and joined…`);
+  const changes = await applyDrift(local, {
+    region,
+    candidates: options.candidates.filter((id) => sandbox.status(id, region) === "Enabled"),
+    joinedAccountId,
+  });
+  await local.drained();
+  progress("Drift: the reconcile function repairs what it finds…");
+  const reconcile = await invokeReconcile(local, options.onLog);
+  await local.drained();
+  const after = await measureCoverage(local, regions);
+  return driftCoverage(local, { reconcile, after, changes, regions });
 }
 
 function integer(flag: string, value: string): number {

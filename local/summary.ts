@@ -9,9 +9,10 @@ import {
   type SQSClient,
 } from "@aws-sdk/client-sqs";
 import { reasonTable } from "#shared/classify";
-import { pairVerdict } from "#shared/coverage";
+import { pairVerdict, VERDICTS } from "#shared/coverage";
 import { asDeadLetter, REDRIVEN_BY_SQS } from "#shared/dead-letter";
 import { plansAsJson, profileOf } from "#shared/protection";
+import type { DriftCoverage } from "./drift.ts";
 import { type EventSourceStats, emptyStats } from "./event-source.ts";
 import type { LocalStack, QueueDepth } from "./local-stack.ts";
 
@@ -49,6 +50,8 @@ export interface RunSummary {
   readonly duplicateInvitations: readonly { accountId: string; region: string; invitations: number }[];
   readonly queues: Record<string, QueueDepth>;
   readonly eventSource: EventSourceStats;
+  /** `--drift`: the coverage at the end, and the repairs the reconcile made by the verdict they fixed. */
+  readonly coverage?: DriftCoverage;
 }
 
 export interface DeadLetter {
@@ -309,7 +312,42 @@ export function renderSummary(summary: RunSummary): string {
       .map(([name, depth]) => `${name} ${depth.visible + depth.inFlight + depth.delayed}`)
       .join(", ")}`,
   );
+  if (summary.coverage) lines.push("", ...renderCoverage(summary.coverage));
   return lines.join("\n");
+}
+
+/** The `--drift` block: what was changed, the verdicts before and after the reconcile, the repairs. */
+function renderCoverage(coverage: DriftCoverage): string[] {
+  const before = coverage.byVerdictBeforeReconcile;
+  return [
+    `Coverage after --drift and one reconcile: ${coverage.ratio.toFixed(4)} — ${coverage.protected} of ` +
+      `${coverage.desired} desired (account, region) pairs protected (${coverage.ratioBeforeReconcile.toFixed(4)} ` +
+      "before the reconcile).",
+    "Changes made (member changes in one region; departures and the join in every region):",
+    table(
+      ["account", "change", "region", "members at the end"],
+      coverage.changes.map(({ accountId, change, region }) => [
+        accountId,
+        change,
+        region ?? "all",
+        coverage.departed[accountId]
+          ? Object.values(coverage.departed[accountId]).every((status) => status === "none")
+            ? "none (offboarded everywhere)"
+            : JSON.stringify(coverage.departed[accountId])
+          : "",
+      ]),
+    ),
+    "Verdicts (pairs): measured by the reconcile, repaired by it, at the end:",
+    table(
+      ["verdict", "before", "repaired", "after"],
+      VERDICTS.filter((verdict) => before[verdict] + coverage.byVerdict[verdict] > 0).map((verdict) => [
+        verdict,
+        String(before[verdict]),
+        String(coverage.repairs[verdict] ?? 0),
+        String(coverage.byVerdict[verdict]),
+      ]),
+    ),
+  ];
 }
 
 const ORGANIZATIONS_OPERATIONS = new Set(["DescribeAccount", "ListAccounts", "DescribeOrganization"]);
