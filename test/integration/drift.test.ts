@@ -6,9 +6,16 @@ import { VERDICTS } from "../../shared/coverage.ts";
 
 const run = promisify(execFile);
 
-/** The verdicts a repair fixes: every one but protected, and the two no reconcile can repair. */
+/** The verdicts a repair fixes: every one but protected, and the three no reconcile can repair. */
 const REPAIRABLE = VERDICTS.filter(
-  (verdict) => !["protected", "email-verification-failed", "no-administrator-detector"].includes(verdict),
+  (verdict) =>
+    ![
+      "protected",
+      "email-verification-failed",
+      "no-administrator-detector",
+      // No repair: the account itself has to opt in to the region (the opt-in test covers it).
+      "region-not-enabled-for-account",
+    ].includes(verdict),
 );
 
 /**
