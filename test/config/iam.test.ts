@@ -215,6 +215,7 @@ describe("every call the integration tier made", () => {
         "iam:CreateServiceLinkedRole",
         "organizations:DescribeAccount",
         "organizations:ListAccounts",
+        "account:ListRegions",
         "sts:AssumeRole",
         "sts:SetSourceIdentity",
       ]),
@@ -222,13 +223,13 @@ describe("every call the integration tier made", () => {
     expect(denied).toEqual([]);
   });
 
-  it("needs every GuardDuty, Organizations and STS statement of each function's role: drop one and a call is denied", async () => {
+  it("needs every GuardDuty, Organizations, STS and Account statement of each function's role: drop one and a call is denied", async () => {
     for (const fn of ["onboard", "accept", "reconcile"]) {
       const made = calls.filter((call) => call.principalArn.endsWith(`-${fn}`));
       const [policy] = policiesIn(template(), roleOf(fn));
       const sids = statementsOf(policy as PolicyDocument)
         .filter((statement) =>
-          list(statement.Action).some((action) => /^(guardduty|organizations|sts):/.test(action)),
+          list(statement.Action).some((action) => /^(guardduty|organizations|sts|account):/.test(action)),
         )
         .map((statement) => statement.Sid);
       for (const sid of sids) {
