@@ -6,8 +6,19 @@
  * (`enabledOptInRegions`, and `Sandbox.enableRegion` later).
  */
 import type { ServerResponse } from "node:http";
-import { isRecord, SandboxError, type SandboxRequest, type ServiceCall, writeJson } from "./http.ts";
-import { OPT_IN_REGIONS, type Organization } from "./scenario.ts";
+import { OPT_IN_REGIONS } from "../shared/regions.ts";
+import {
+  isRecord,
+  jsonAuthErrors,
+  SandboxError,
+  type SandboxRequest,
+  type ServiceCall,
+  writeJson,
+} from "./http.ts";
+import type { Organization } from "./scenario.ts";
+
+/** restJson1 answers authorization and credential errors with HTTP 403. */
+const AUTH_ERRORS = jsonAuthErrors(403);
 
 /** The signing name of the Account Management API (model `metadata.signingName`). */
 export const ACCOUNT_SIGNING_NAME = "account";
@@ -128,25 +139,9 @@ export class AccountService {
     writeJson(res, error.status, CONTENT_TYPE, { message: error.message, ...error.fields });
   }
 
-  accessDenied(message: string): SandboxError {
-    return new SandboxError("AccessDeniedException", 403, message);
-  }
-
-  unrecognizedClient(): SandboxError {
-    return new SandboxError(
-      "UnrecognizedClientException",
-      403,
-      "The security token included in the request is invalid.",
-    );
-  }
-
-  expiredToken(): SandboxError {
-    return new SandboxError(
-      "ExpiredTokenException",
-      403,
-      "The security token included in the request is expired",
-    );
-  }
+  readonly accessDenied = AUTH_ERRORS.accessDenied;
+  readonly unrecognizedClient = AUTH_ERRORS.unrecognizedClient;
+  readonly expiredToken = AUTH_ERRORS.expiredToken;
 
   /**
    * The account a call is about (model `AccountId` documentation): the caller's own without one; a member

@@ -35,12 +35,16 @@ import {
 } from "./guardduty-state.ts";
 import {
   isRecord,
+  jsonAuthErrors,
   SandboxError,
   type SandboxRequest,
   type ServiceCall,
   type WireService,
   writeJson,
 } from "./http.ts";
+
+/** restJson1 answers authorization and credential errors with HTTP 403. */
+const AUTH_ERRORS = jsonAuthErrors(403);
 
 /** Model limits: `AccountIds`/`AccountDetails` 1–50 items, `MaxResults` 1–50, `AccountId` length 12. */
 const MAX_IDS_PER_CALL = 50;
@@ -246,25 +250,9 @@ export class GuardDutyService implements WireService {
     );
   }
 
-  accessDenied(message: string): SandboxError {
-    return new SandboxError("AccessDeniedException", 403, message);
-  }
-
-  unrecognizedClient(): SandboxError {
-    return new SandboxError(
-      "UnrecognizedClientException",
-      403,
-      "The security token included in the request is invalid.",
-    );
-  }
-
-  expiredToken(): SandboxError {
-    return new SandboxError(
-      "ExpiredTokenException",
-      403,
-      "The security token included in the request is expired",
-    );
-  }
+  readonly accessDenied = AUTH_ERRORS.accessDenied;
+  readonly unrecognizedClient = AUTH_ERRORS.unrecognizedClient;
+  readonly expiredToken = AUTH_ERRORS.expiredToken;
 
   private listDetectors(call: Call): unknown {
     const detector = this.state.detector(call.caller, call.region);

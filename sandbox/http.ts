@@ -148,3 +148,25 @@ export interface WireService {
   /** The request is signed with temporary credentials that have expired. */
   expiredToken(): SandboxError;
 }
+
+/**
+ * The authorization and credential errors of a JSON protocol (restJson1: HTTP 403; awsJson1.1: 400),
+ * as AWS words them: one copy for every JSON service of the sandbox.
+ */
+export function jsonAuthErrors(status: 400 | 403) {
+  return {
+    accessDenied: (message: string) => new SandboxError("AccessDeniedException", status, message),
+    unrecognizedClient: () =>
+      new SandboxError(
+        "UnrecognizedClientException",
+        status,
+        "The security token included in the request is invalid.",
+      ),
+    expiredToken: () =>
+      new SandboxError(
+        "ExpiredTokenException",
+        status,
+        "The security token included in the request is expired",
+      ),
+  };
+}

@@ -7,6 +7,7 @@
 import type { ServerResponse } from "node:http";
 import {
   isRecord,
+  jsonAuthErrors,
   SandboxError,
   type SandboxRequest,
   type ServiceCall,
@@ -14,6 +15,9 @@ import {
   writeJson,
 } from "./http.ts";
 import type { OrgAccount, Organization } from "./scenario.ts";
+
+/** awsJson1.1 answers authorization and credential errors with HTTP 400. */
+const AUTH_ERRORS = jsonAuthErrors(400);
 
 /** A delegated administrator a service designated itself (GuardDuty's EnableOrganizationAdminAccount). */
 export interface ServiceDelegation {
@@ -133,25 +137,9 @@ export class OrganizationsService implements WireService {
   }
 
   /** JSON 1.1 errors without a modeled status are HTTP 400 (botocore organizations model). */
-  accessDenied(message: string): SandboxError {
-    return new SandboxError("AccessDeniedException", 400, message);
-  }
-
-  unrecognizedClient(): SandboxError {
-    return new SandboxError(
-      "UnrecognizedClientException",
-      400,
-      "The security token included in the request is invalid.",
-    );
-  }
-
-  expiredToken(): SandboxError {
-    return new SandboxError(
-      "ExpiredTokenException",
-      400,
-      "The security token included in the request is expired",
-    );
-  }
+  readonly accessDenied = AUTH_ERRORS.accessDenied;
+  readonly unrecognizedClient = AUTH_ERRORS.unrecognizedClient;
+  readonly expiredToken = AUTH_ERRORS.expiredToken;
 
   /** The management account and every delegated administrator, seeded or designated since (Organizations User Guide). */
   private canRead(caller: string): boolean {

@@ -4,6 +4,8 @@
  * Everything here is derived from a seed so a run (and a failure) is reproducible: the same
  * `{ seed, accountCount }` always yields the same account ids, e-mails and organization id.
  */
+
+import { OPT_IN_REGIONS } from "../shared/regions.ts";
 import { deriveRandom, type Random, randomInt, randomString } from "./random.ts";
 
 /** Organizations `AccountStatus` (deprecated by AWS in favour of `State`, still sent). */
@@ -111,30 +113,6 @@ export interface DelegatedAdministrator {
   readonly accountId: string;
   readonly servicePrincipal: string;
 }
-
-/**
- * The regions an account must opt in to before it can use them (AWS General Reference, "Enable or
- * disable a Region"); every other region is enabled by default.
- */
-export const OPT_IN_REGIONS: ReadonlySet<string> = new Set([
-  "af-south-1",
-  "ap-east-1",
-  "ap-east-2",
-  "ap-south-2",
-  "ap-southeast-3",
-  "ap-southeast-4",
-  "ap-southeast-5",
-  "ap-southeast-6",
-  "ap-southeast-7",
-  "ca-west-1",
-  "eu-central-2",
-  "eu-south-1",
-  "eu-south-2",
-  "il-central-1",
-  "me-central-1",
-  "me-south-1",
-  "mx-central-1",
-]);
 
 export const DEFAULT_MANAGEMENT_ACCOUNT_ID = "111111111111";
 export const DEFAULT_ADMINISTRATOR_ACCOUNT_ID = "222222222222";
