@@ -127,19 +127,18 @@ export function verdictOf(
       detail: "an opt-in region the account has not enabled (account:ListRegions)",
     };
   const status = state.statuses.get(accountId);
-  if (status === undefined)
-    return { accountId, region, verdict: "not-a-member", detail: "not listed by the administrator" };
-  if (status !== "Enabled")
-    return { accountId, region, status, verdict: BY_STATUS[status] ?? "not-a-member", detail: status };
   const plans = state.plans?.get(accountId);
-  if (plans === undefined) {
-    const why = state.unreadable?.get(accountId) ?? "GetMemberDetectors did not answer for this member";
-    return { accountId, region, status, verdict: "plans-differ", detail: `plans not read: ${why}` };
-  }
-  const found = differences(plansFor(profile, region), plans);
-  return found.length === 0
-    ? { accountId, region, status, verdict: "protected", detail: "Enabled, plans = profile" }
-    : { accountId, region, status, verdict: "plans-differ", detail: found.join("; ") };
+  const verdict = pairVerdict(status, plans, profile, region);
+  if (status === undefined) return { accountId, region, verdict, detail: "not listed by the administrator" };
+  const detail =
+    status !== "Enabled"
+      ? status
+      : plans === undefined
+        ? `plans not read: ${state.unreadable?.get(accountId) ?? "GetMemberDetectors did not answer for this member"}`
+        : verdict === "protected"
+          ? "Enabled, plans = profile"
+          : differences(plansFor(profile, region), plans).join("; ");
+  return { accountId, region, status, verdict, detail };
 }
 
 /** Counts of one set of verdicts: the desired pairs, those protected, and the ratio (0–1). */
