@@ -61,7 +61,7 @@ export interface DriftCoverage {
   readonly protected: number;
   readonly ratio: number;
   readonly byVerdict: Readonly<Record<Verdict, number>>;
-  /** verdict the reconcile measured → (account, region) pairs it repaired that are protected at the end. */
+  /** verdict the reconcile measured → (account, region) pairs it enqueued a repair for (SQS confirmed). */
   readonly repairs: Readonly<Partial<Record<Verdict, number>>>;
   /** The ratio and the counts the reconcile measured, before its repairs. */
   readonly ratioBeforeReconcile: number;
@@ -176,30 +176,6 @@ export async function applyDrift(
   return changes;
 }
 
-/** One scheduled run of the reconcile function's deployable bundle, with its role and environment. */
-export async function invokeReconcile(
-  local: LocalStack,
-  onLog: (line: string) => void,
-): Promise<ReconcileReport> {
-  const fn = local.stack.functions.reconcile;
-  if (!fn) throw new Error("serverless.yml has no reconcile function");
-  const env = local.roleEnv("reconcile");
-  const container = await Container.start({
-    bundle: await bundleFunction(fn.handler, local.stack.esbuild),
-    env,
-    timeoutMs: fn.timeoutSeconds * 1000,
-    functionName: env.AWS_LAMBDA_FUNCTION_NAME as string,
-    onLog,
-  });
-  try {
-    const result = await container.invoke(scheduledEvent(local.sandbox.administratorAccountId));
-    if (!result.ok) throw new Error(`the reconcile function failed (${result.kind}): ${result.error}`);
-    return result.result as ReconcileReport;
-  } finally {
-    await container.terminate();
-  }
-}
-
 /** The coverage as the operator reads it (`gd-onboard coverage`): the stack's operator credentials. */
 export function measureCoverage(local: LocalStack, regions: readonly string[]): Promise<CoverageReport> {
   return readCoverage(createClients({ env: local.env }), {
@@ -210,8 +186,8 @@ export function measureCoverage(local: LocalStack, regions: readonly string[]): 
 }
 
 /**
- * The coverage block of the summary: the end state, and every pair the reconcile gave a repair that is
- * protected at the end, counted by the verdict it was repaired from.
+ * The coverage block of the summary: the end state, and the pairs the reconcile enqueued a repair for,
+ * counted by the verdict they were repaired from.
  */
 export function driftCoverage(
   local: LocalStack,
@@ -222,19 +198,6 @@ export function driftCoverage(
     readonly regions: readonly string[];
   },
 ): DriftCoverage {
-  // The reconcile's own reading of the mode, so a repair counts here exactly when it enqueued one.
-  const membership = loadMembership(local.functionEnv);
-  const protectedAfter = new Set(
-    run.after.pairs
-      .filter((pair) => pair.verdict === "protected")
-      .map((pair) => `${pair.accountId}/${pair.region}`),
-  );
-  const repairs: Partial<Record<Verdict, number>> = {};
-  for (const pair of run.reconcile.coverage.pairs) {
-    if (repairOf(pair, membership) === undefined) continue;
-    if (!protectedAfter.has(`${pair.accountId}/${pair.region}`)) continue;
-    repairs[pair.verdict] = (repairs[pair.verdict] ?? 0) + 1;
-  }
   const departed = Object.fromEntries(
     run.changes
       .filter(({ change }) => change === "account-closed" || change === "account-removed")
@@ -251,24 +214,10 @@ export function driftCoverage(
     protected: summary.protected,
     ratio: summary.ratio,
     byVerdict: summary.byVerdict,
-    repairs,
-    ratioBeforeReconcile: run.reconcile.coverage.summary.ratio,
-    byVerdictBeforeReconcile: run.reconcile.coverage.summary.byVerdict,
+    repairs: run.reconcile.repairs,
+    ratioBeforeReconcile: run.reconcile.summary.ratio,
+    byVerdictBeforeReconcile: run.reconcile.summary.byVerdict,
     changes: run.changes,
     departed,
-  };
-}
-
-function scheduledEvent(account: string): ScheduledEvent {
-  return {
-    version: "0",
-    id: "local-drift-reconcile",
-    "detail-type": "Scheduled Event",
-    source: "aws.events",
-    account,
-    time: new Date().toISOString(),
-    region: "us-east-1",
-    resources: [`arn:aws:events:us-east-1:${account}:rule/guardduty-onboarding-local-reconcile`],
-    detail: {},
   };
 }

@@ -67,6 +67,7 @@ export class LocalEventSource {
   readonly #onError: (message: string) => void;
   #running = false;
   #busy = 0;
+  #longestInvocationMs = 0;
   #loops: Promise<void>[] = [];
 
   constructor(options: {
@@ -88,6 +89,16 @@ export class LocalEventSource {
   }
 
   /** Batches being gathered or processed right now. */
+  /** The source queue's logical id (e.g. `ReconcileQueue`). */
+  get queue(): string {
+    return this.#settings.queue;
+  }
+
+  /** The longest invocation so far, in ms (the bench compares it with the function's timeout). */
+  get longestInvocationMs(): number {
+    return this.#longestInvocationMs;
+  }
+
   get busy(): number {
     return this.#busy;
   }
@@ -159,7 +170,9 @@ export class LocalEventSource {
         : undefined);
     this.stats.invocations++;
     this.stats.records += records.length;
+    const started = performance.now();
     const outcome = await container.invoke({ Records: records }, crash);
+    this.#longestInvocationMs = Math.max(this.#longestInvocationMs, performance.now() - started);
     if (!outcome.ok) {
       this.stats.failedInvocations++;
       if (outcome.kind === "crash") this.stats.crashes++;

@@ -6,7 +6,7 @@ import { createWriteStream } from "node:fs";
 import { parseArgs } from "node:util";
 import { parseProfile } from "#shared/protection";
 import type { FaultOptions } from "../sandbox/faults.ts";
-import { applyDrift, type DriftCoverage, driftCoverage, invokeReconcile, measureCoverage } from "./drift.ts";
+import { applyDrift, type DriftCoverage, driftCoverage, measureCoverage } from "./drift.ts";
 import { memberRoleParams, memberRoleScenario } from "./identities.ts";
 import {
   accountCreatedEvent,
@@ -17,6 +17,7 @@ import {
   readMessages,
 } from "./inputs.ts";
 import { type LocalStack, membershipModeParams, startLocalStack } from "./local-stack.ts";
+import { runReconcile } from "./reconcile.ts";
 import { OutcomeTally, renderSummary, summarize } from "./summary.ts";
 
 const HELP = `Usage: npm start -- [options]
@@ -199,7 +200,7 @@ async function runDrift(
   const { sandbox } = local;
   const { regions, progress } = options;
   progress("Drift: a baseline reconcile onboards the organization's other accounts…");
-  await invokeReconcile(local, options.onLog);
+  await runReconcile(local, { runId: "local-drift-baseline", onLog: options.onLog });
   await local.drained();
   const region = regions.find((name) => sandbox.detectorId(sandbox.administratorAccountId, name));
   if (!region) throw new Error("--drift: the administrator has a detector in none of --regions");
@@ -215,7 +216,7 @@ async function runDrift(
   });
   await local.drained();
   progress("Drift: the reconcile function repairs what it finds…");
-  const reconcile = await invokeReconcile(local, options.onLog);
+  const reconcile = await runReconcile(local, { runId: "local-drift", onLog: options.onLog });
   await local.drained();
   const after = await measureCoverage(local, regions);
   return driftCoverage(local, { reconcile, after, changes, regions });

@@ -351,6 +351,29 @@ export class GuardDutyState {
     );
   }
 
+  /**
+   * A member as a finished onboarding leaves it, without the calls that made it (the bench's
+   * organizations of tens of thousands): the member's detector with `features`, its record Enabled.
+   */
+  seedEnabledMember(
+    administratorId: string,
+    region: string,
+    accountId: string,
+    email: string,
+    features: readonly FeatureRequest[],
+  ): void {
+    if (this.detector(accountId, region) === undefined) this.putDetector(accountId, region);
+    this.configureFeatures(accountId, region, features);
+    this.recordsOf(administratorId, region).set(accountId, {
+      administratorId,
+      accountId,
+      region,
+      email,
+      status: "Enabled",
+      updatedAt: this.timestamp(),
+    });
+  }
+
   /** CreateMembers for one account; `email` was validated by the caller unless the scenario allows it missing. */
   createMember(
     administratorId: string,

@@ -15,7 +15,7 @@ import { AccountService, isAccountRequest } from "./account.ts";
 import { Counters } from "./counters.ts";
 import { FaultInjector, type FaultOptions } from "./faults.ts";
 import { GuardDutyService } from "./guardduty.ts";
-import type { FeatureSummary } from "./guardduty-features.ts";
+import type { FeatureRequest, FeatureSummary } from "./guardduty-features.ts";
 import {
   GuardDutyState,
   type OrganizationConfiguration,
@@ -122,6 +122,15 @@ export interface Sandbox {
   provisionRoles(accountId: string): void;
   /** The account opts in to an opt-in region (ListRegions answers ENABLED, its calls there are known). */
   enableRegion(accountId: string, region: string): void;
+  /**
+   * Makes organization accounts Enabled members of the administrator in `regions`, their detectors with
+   * `features`, without a call (a large organization's starting state, for the bench).
+   */
+  seedMembers(
+    accountIds: readonly string[],
+    regions: readonly string[],
+    features: readonly FeatureRequest[],
+  ): void;
   /** Replaces the fault configuration. */
   setFaults(faults: FaultOptions): void;
   close(): Promise<void>;
@@ -384,6 +393,13 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       if (account) provision([account]);
     },
     enableRegion: (accountId, region) => organization.enableRegion(accountId, region),
+    seedMembers: (accountIds, regions, features) => {
+      for (const accountId of accountIds) {
+        const email = organization.get(accountId)?.email ?? `acct-${accountId}@example.com`;
+        for (const region of regions)
+          state.seedEnabledMember(administratorAccountId, region, accountId, email, features);
+      }
+    },
     setFaults: (next) => faults.configure(next),
     close: async () => {
       const closed = new Promise<void>((resolve, reject) =>

@@ -3,7 +3,7 @@ import { listOrganizationAccounts, type OrganizationAccount } from "./backfill.t
 import type { Clients } from "./clients.ts";
 import { chunk, mapWithConcurrency } from "./concurrency.ts";
 import type { MembershipMode } from "./config.ts";
-import { findDetector, listMembers, MAX_ACCOUNTS_PER_CALL } from "./guardduty.ts";
+import { findDetector, getMembers, MAX_ACCOUNTS_PER_CALL } from "./guardduty.ts";
 import type { OnboardingRequest } from "./message.ts";
 import type { Step } from "./outcomes.ts";
 import { describeError, redact } from "./privacy.ts";
@@ -154,9 +154,22 @@ export interface CoverageSummary {
 export function summarize(pairs: readonly PairVerdict[]): CoverageSummary {
   const byVerdict = Object.fromEntries(VERDICTS.map((verdict) => [verdict, 0])) as Record<Verdict, number>;
   for (const { verdict } of pairs) byVerdict[verdict]++;
-  const desired = pairs.length - [...UNDESIRED].reduce((sum, verdict) => sum + byVerdict[verdict], 0);
+  return summaryOf(byVerdict);
+}
+
+/** The summary of verdict counts (a reconcile run sums its units' counts). */
+export function summaryOf(byVerdict: Readonly<Record<Verdict, number>>): CoverageSummary {
+  const desired = VERDICTS.filter((verdict) => !UNDESIRED.has(verdict)).reduce(
+    (sum, verdict) => sum + byVerdict[verdict],
+    0,
+  );
   const covered = byVerdict.protected;
-  return { desired, protected: covered, ratio: desired === 0 ? 1 : covered / desired, byVerdict };
+  return {
+    desired,
+    protected: covered,
+    ratio: desired === 0 ? 1 : covered / desired,
+    byVerdict: { ...byVerdict },
+  };
 }
 
 /**
@@ -227,12 +240,88 @@ export function repairRequests(
   }));
 }
 
-/** Regions read at once: GuardDuty throttles per region, this only bounds the process's own burst. */
-const REGION_CONCURRENCY = 4;
+/** Regions read at once: GuardDuty throttles per API and region, this only bounds the process's own burst. */
+const REGION_CONCURRENCY = 8;
 
 export type CoverageProgress =
   | { readonly phase: "accounts"; readonly listed: number }
   | { readonly phase: "members"; readonly region: string; readonly done: number; readonly total: number };
+
+export interface PairsOptions {
+  readonly regions: readonly string[];
+  readonly profile: Profile;
+  readonly signal?: AbortSignal;
+  readonly onProgress?: (progress: CoverageProgress) => void;
+  /** Asked before each region is read: false leaves it (and those after it) for later (`regionsLeft`). */
+  readonly mayStart?: () => boolean;
+}
+
+export interface PairsReport {
+  /** Every (account, region) of the regions read, account by account in the order given. */
+  readonly pairs: readonly PairVerdict[];
+  /** Regions read, in the order of `regions`. */
+  readonly regionsRead: readonly string[];
+  /** Regions not started because `mayStart` said no. */
+  readonly regionsLeft: readonly string[];
+  /** Regions whose members could not be read, with why: left out, never guessed. */
+  readonly regionsFailed: Readonly<Record<string, string>>;
+  /** Accounts whose opt-in status could not be read, with why: their pairs are judged as if enabled. */
+  readonly optInsFailed: Readonly<Record<string, string>>;
+}
+
+/**
+ * The verdict of every (account, region) for the given desired accounts: per region, GetMembers and
+ * GetMemberDetectors (≤ 50 ids a call), and — only when a region read is an opt-in region — each
+ * account's opt-in status (`regions.ts`). A region that cannot be read is reported and left out. The
+ * reconcile's units call it on a chunk of the organization; `readCoverage` on all of it.
+ */
+export async function readPairs(
+  clients: Pick<Clients, "guardduty" | "account">,
+  accountIds: readonly string[],
+  options: PairsOptions,
+): Promise<PairsReport> {
+  const { signal, onProgress } = options;
+  let done = 0;
+  const left: string[] = [];
+  const states = await mapWithConcurrency(options.regions, REGION_CONCURRENCY, async (region) => {
+    if (left.length > 0 || (options.mayStart && !options.mayStart())) {
+      left.push(region);
+      return undefined;
+    }
+    try {
+      return await readRegion(clients.guardduty(region), region, accountIds, signal);
+    } catch (error) {
+      return new Error(describeError(error));
+    } finally {
+      onProgress?.({ phase: "members", region, done: ++done, total: options.regions.length });
+    }
+  });
+  const regionsFailed: Record<string, string> = {};
+  const read: RegionState[] = [];
+  for (const [index, region] of options.regions.entries()) {
+    const state = states[index];
+    if (state instanceof Error) regionsFailed[region] = state.message;
+    else if (state) read.push(state);
+  }
+  const optIns: OptIns = await readOptIns(
+    clients.account,
+    accountIds,
+    read.filter((state) => state.statuses !== undefined).map((state) => state.region),
+    signal,
+  );
+  const pairs = accountIds.flatMap((accountId) =>
+    read.map((state) =>
+      verdictOf(accountId, state, options.profile, regionEnabled(optIns, accountId, state.region)),
+    ),
+  );
+  return {
+    pairs,
+    regionsRead: read.map((state) => state.region),
+    regionsLeft: options.regions.filter((region) => left.includes(region)),
+    regionsFailed,
+    optInsFailed: Object.fromEntries(optIns.unread),
+  };
+}
 
 export interface CoverageOptions {
   readonly regions: readonly string[];
@@ -255,11 +344,21 @@ export interface CoverageReport {
   readonly optInsFailed: Readonly<Record<string, string>>;
 }
 
+/** The organization's desired accounts: active, not the administrator. */
+export function desiredAccounts(
+  accounts: readonly OrganizationAccount[],
+  administratorAccountId: string | undefined,
+): string[] {
+  return accounts
+    .filter(({ accountId, active }) => active && accountId !== administratorAccountId)
+    .map(({ accountId }) => accountId);
+}
+
 /**
- * Reads the organization and every region's members and plans, and gives every desired (account,
- * region) its verdict. A region that cannot be read is reported and left out; an Organizations
- * failure is raised as it is. Opt-in status costs one ListRegions per desired account, and only when a
- * region read is an opt-in region.
+ * The whole organization in one process (`gd-onboard coverage`, the local summary): every account
+ * (Organizations ListAccounts), then {@link readPairs} on the desired ones. An Organizations failure is
+ * raised as it is. The scheduled reconcile reads the same way, a chunk of accounts per unit
+ * (`reconcile.ts`).
  */
 export async function readCoverage(
   clients: Pick<Clients, "organizations" | "guardduty" | "account">,
@@ -270,63 +369,38 @@ export async function readCoverage(
     signal,
     onPage: (listed) => onProgress?.({ phase: "accounts", listed }),
   });
-  let done = 0;
-  const states = await mapWithConcurrency(options.regions, REGION_CONCURRENCY, async (region) => {
-    try {
-      return await readRegion(clients.guardduty(region), region, signal);
-    } catch (error) {
-      return new Error(describeError(error));
-    } finally {
-      onProgress?.({ phase: "members", region, done: ++done, total: options.regions.length });
-    }
-  });
-  const regionsFailed: Record<string, string> = {};
-  const read: RegionState[] = [];
-  for (const [index, region] of options.regions.entries()) {
-    const state = states[index];
-    if (state instanceof Error) regionsFailed[region] = state.message;
-    else if (state) read.push(state);
-  }
-  const desired = accounts.filter(
-    ({ accountId, active }) => active && accountId !== options.administratorAccountId,
-  );
-  const optIns: OptIns = await readOptIns(
-    clients.account,
-    desired.map(({ accountId }) => accountId),
-    read.filter((state) => state.statuses !== undefined).map((state) => state.region),
-    signal,
-  );
-  const pairs = desired.flatMap(({ accountId }) =>
-    read.map((state) =>
-      verdictOf(accountId, state, options.profile, regionEnabled(optIns, accountId, state.region)),
-    ),
+  const { pairs, regionsFailed, optInsFailed } = await readPairs(
+    clients,
+    desiredAccounts(accounts, options.administratorAccountId),
+    options,
   );
   return {
     pairs,
     summary: summarize(pairs),
     accounts: accounts.length,
-    inactive: accounts.filter((account: OrganizationAccount) => !account.active).length,
+    inactive: accounts.filter((account) => !account.active).length,
     regionsFailed,
-    optInsFailed: Object.fromEntries(optIns.unread),
+    optInsFailed,
   };
 }
 
 /**
- * One region as the administrator sees it: relationship status of every member (ListMembers, every
- * page, associated or not), then the plans of the Enabled ones (GetMemberDetectors, ≤ 50 ids a call).
+ * One region as the administrator sees it, for the given accounts: the relationship status of each
+ * (GetMembers, ≤ 50 ids a call; an account GuardDuty does not know is absent from the answer), then the
+ * plans of the Enabled ones (GetMemberDetectors, ≤ 50 ids a call).
  */
 export async function readRegion(
   guardduty: GuardDutyClient,
   region: string,
+  accountIds: readonly string[],
   signal?: AbortSignal,
 ): Promise<RegionState> {
   const detectorId = await findDetector(guardduty, signal);
   if (!detectorId) return { region };
   const statuses = new Map<string, string>();
-  for await (const page of listMembers(guardduty, detectorId, signal))
-    for (const member of page)
-      if (member.AccountId && member.RelationshipStatus)
-        statuses.set(member.AccountId, member.RelationshipStatus);
+  for (const member of await getMembers(guardduty, detectorId, accountIds, signal))
+    if (member.AccountId && member.RelationshipStatus)
+      statuses.set(member.AccountId, member.RelationshipStatus);
   const plans = new Map<string, ActualPlans>();
   const unreadable = new Map<string, string>();
   const enabled = [...statuses].filter(([, status]) => status === "Enabled").map(([id]) => id);

@@ -2,6 +2,7 @@ import { asDeadLetter, INVALID_MESSAGE, REDRIVEN_BY_SQS, replayOf } from "./dead
 import { InvalidMessageError } from "./errors.ts";
 import { parseMessage } from "./message.ts";
 import { redact } from "./privacy.ts";
+import { isReconcileUnit } from "./reconcile-unit.ts";
 
 /**
  * What an operator needs to know about one DeadLetterQueue message, and the request that replays it.
@@ -106,6 +107,15 @@ function readRedriven(body: string): BodyFields {
     reason: REDRIVEN_BY_SQS,
     detail: "the function failed on it at every receive (crash or timeout), so SQS moved it here",
   };
+  if (isReconcileUnit(body)) {
+    return {
+      ...redriven,
+      replay: {
+        notReplayable:
+          "a unit of a reconcile run (ReconcileQueue): the next scheduled run judges its accounts again",
+      },
+    };
+  }
   let parsed: ReturnType<typeof parseMessage>;
   try {
     parsed = parseMessage(body);

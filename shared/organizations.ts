@@ -23,6 +23,19 @@ export function isActive(account: Pick<Account, "State" | "Status">): boolean {
   return (account.State ?? account.Status ?? "ACTIVE") === "ACTIVE";
 }
 
+/** One ListAccounts page from `nextToken` (absent: the first), and the token of the next (absent: the last). */
+export async function listAccountsPage(
+  organizations: OrganizationsClient,
+  nextToken: string | undefined,
+  signal?: AbortSignal,
+): Promise<{ readonly accounts: Account[]; readonly nextToken?: string }> {
+  const page = await organizations.send(
+    new ListAccountsCommand({ NextToken: nextToken, MaxResults: LIST_PAGE_SIZE }),
+    { abortSignal: signal },
+  );
+  return { accounts: page.Accounts ?? [], nextToken: page.NextToken };
+}
+
 /** Every account of the organization, page by page (each page needs the previous page's token). */
 export async function* listAccounts(
   organizations: OrganizationsClient,
@@ -30,11 +43,8 @@ export async function* listAccounts(
 ): AsyncGenerator<Account[]> {
   let nextToken: string | undefined;
   do {
-    const page = await organizations.send(
-      new ListAccountsCommand({ NextToken: nextToken, MaxResults: LIST_PAGE_SIZE }),
-      { abortSignal: signal },
-    );
-    yield page.Accounts ?? [];
-    nextToken = page.NextToken;
+    const page = await listAccountsPage(organizations, nextToken, signal);
+    yield page.accounts;
+    nextToken = page.nextToken;
   } while (nextToken);
 }

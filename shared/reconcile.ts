@@ -1,30 +1,57 @@
+import type { SQSRecord } from "aws-lambda";
+import type { BatchResult } from "./batch.ts";
 import type { Clients } from "./clients.ts";
 import { loadMembership, loadStageConfig, type MembershipMode, url } from "./config.ts";
 import {
-  type CoverageReport,
+  type CoverageSummary,
+  desiredAccounts,
   type PairVerdict,
-  readCoverage,
+  readPairs,
+  repairOf,
   repairRequests,
-  UNDESIRED,
+  summaryOf,
   VERDICTS,
+  type Verdict,
 } from "./coverage.ts";
 import { enqueue } from "./enqueue.ts";
-import type { OnboardingRequest } from "./message.ts";
+import { ConfigError } from "./errors.ts";
 import type { PipelineMetrics } from "./metrics.ts";
+import { isActive, listAccountsPage } from "./organizations.ts";
+import { describeError } from "./privacy.ts";
 import type { Profile } from "./protection.ts";
+import { complete, type ReconcileRuns, type RegionCounts, type RunState } from "./reconcile-runs.ts";
+import {
+  ACCOUNTS_PER_CHUNK,
+  type AccountsUnit,
+  type PairsUnit,
+  parseUnit,
+  type ReconcileUnit,
+} from "./reconcile-unit.ts";
 import type { Log } from "./report.ts";
+import { sendBatch } from "./sqs-batch.ts";
 
 /**
- * The scheduled reconciliation: CloudTrail-to-EventBridge delivery is best effort and members change
- * after they were onboarded (resigned, removed, monitoring stopped, plans changed), so once a day (stage
- * parameter `reconcileSchedule`) every (account, region) the stage is responsible for gets its coverage
- * verdict (`coverage.ts`), one repair request per (account, repair) goes onto OnboardingQueue with
- * origin `reconcile`, and `Coverage` — protected pairs ÷ desired pairs, 0–1 — is published.
+ * The scheduled reconciliation (README, "Scheduled reconciliation"). CloudTrail-to-EventBridge delivery is
+ * best effort and members change after they were onboarded, so once a day (stage parameter
+ * `reconcileSchedule`) every (account, region) gets its coverage verdict (`coverage.ts`), each repair goes
+ * onto OnboardingQueue with origin `reconcile`, and `Coverage` — protected pairs ÷ desired pairs — is
+ * published once for the run.
+ *
+ * At 50,000 accounts the organization alone is 2,500 ListAccounts pages, more than one invocation should
+ * hold, so a run is split into bounded units on ReconcileQueue (`reconcile-unit.ts`): the schedule starts
+ * the run and enqueues the first listing unit; each listing unit lists up to {@link ACCOUNTS_PER_CHUNK}
+ * accounts and enqueues the judging of that chunk and the next listing unit; each judging unit reads its
+ * chunk's members region by region until its time budget is spent and hands the rest on. Units record
+ * what they found in the run's table (`reconcile-runs.ts`); the unit that completes the run reports it.
  */
 
 export interface ReconcileConfig {
   readonly regions: readonly string[];
   readonly onboardingQueueUrl: string;
+  /** Where the run's units go (its own queue; the function consumes it). */
+  readonly reconcileQueueUrl: string;
+  /** The runs' table (`reconcile-runs.ts`). */
+  readonly runsTable: string;
   readonly administratorAccountId?: string;
   readonly sdkRequestTimeoutMs: number;
   readonly protection: Profile;
@@ -40,9 +67,13 @@ export function loadReconcileConfig(env: Env = process.env): ReconcileConfig {
   const { regions, administratorAccountId, sdkRequestTimeoutMs, protection } = loadStageConfig(env);
   // The onboard function's own reading of the mode and of the member side, so both agree.
   const { mode, acceptInvitations } = loadMembership(env);
+  const runsTable = env.RECONCILE_RUNS_TABLE?.trim();
+  if (!runsTable) throw new ConfigError("RECONCILE_RUNS_TABLE", "is required (the reconcile runs' table)");
   return {
     regions,
     onboardingQueueUrl: url(env, "ONBOARDING_QUEUE_URL"),
+    reconcileQueueUrl: url(env, "RECONCILE_QUEUE_URL"),
+    runsTable,
     administratorAccountId,
     sdkRequestTimeoutMs,
     protection,
@@ -51,125 +82,350 @@ export function loadReconcileConfig(env: Env = process.env): ReconcileConfig {
   };
 }
 
+/** What a run needs: its clients, its table, its configuration, where it logs and counts. */
+export interface Reconciler {
+  readonly clients: Pick<Clients, "organizations" | "guardduty" | "account" | "sqs">;
+  readonly runs: ReconcileRuns;
+  readonly config: ReconcileConfig;
+  readonly logger: Log;
+  /** `Coverage` (overall and by region), `CoveragePairs` by verdict, `DriftFound`: once per run. */
+  readonly metrics?: PipelineMetrics;
+  readonly now?: () => Date;
+}
+
+/** The run's result, reported once (log line, metrics) and kept on the run's item. */
 export interface ReconcileReport {
-  readonly coverage: CoverageReport;
-  /** One per (account, repair), in the order of the pairs. */
-  readonly requests: readonly OnboardingRequest[];
-  /** Keys (`<account id>-<repair>`) of the requests SQS confirmed. */
-  readonly enqueued: readonly string[];
-  /** Keys of the requests not confirmed, with why. */
-  readonly failed: Readonly<Record<string, string>>;
+  readonly runId: string;
+  readonly startedAt: string;
+  readonly regions: readonly string[];
+  readonly accounts: number;
+  /** Suspended, closed or closing accounts: not desired. */
+  readonly inactive: number;
+  readonly summary: CoverageSummary;
+  /** Region → protected ÷ desired in that region. */
+  readonly byRegion: Readonly<Record<string, number>>;
+  /** Repairs SQS confirmed, by the verdict they repair. */
+  readonly repairs: Readonly<Partial<Record<Verdict, number>>>;
+  /** Repairs not confirmed: the next run enqueues them again. */
+  readonly notEnqueued: number;
+  /** Regions whose members could not be read (for some chunk), with why: the next run reads them again. */
+  readonly regionsFailed: Readonly<Record<string, string>>;
 }
 
 /**
- * One reconciliation run. The coverage is logged as one structured line of counts (never an account's
- * e-mail); regions that could not be read and requests that could not be enqueued are logged as
- * errors, and the next run picks them up again. A pair whose repair dead-letters is enqueued again by
- * every run until its cause is fixed: the DLQ is not read here.
+ * Starts run `runId` (the schedule's event id): records it and enqueues its first listing unit. A
+ * redelivered schedule event whose run has not made progress enqueues the first unit again (its send may
+ * be what failed); one further on does nothing.
  */
-export async function reconcile(
-  clients: Pick<Clients, "organizations" | "guardduty" | "account" | "sqs">,
-  config: ReconcileConfig,
-  logger: Log,
-  options: {
-    readonly correlationId?: string;
-    readonly signal?: AbortSignal;
-    readonly now?: () => Date;
-    /** `Coverage` (overall and by region), `CoveragePairs` by verdict, `DriftFound`: once per run. */
-    readonly metrics?: PipelineMetrics;
-  } = {},
-): Promise<ReconcileReport> {
-  const { signal } = options;
-  const coverage = await readCoverage(clients, {
-    regions: config.regions,
-    profile: config.protection,
-    administratorAccountId: config.administratorAccountId,
+export async function startRun(
+  reconciler: Reconciler,
+  runId: string,
+  signal?: AbortSignal,
+): Promise<{ readonly runId: string; readonly regions: readonly string[]; readonly started: boolean }> {
+  const { runs, config, logger } = reconciler;
+  const regions = config.regions;
+  const started = await runs.start(runId, regions, signal);
+  const run = started ? undefined : await runs.get(runId, signal);
+  if (run && (run.chunks !== undefined || run.done.size > 0)) {
+    logger.info("reconcile run already under way", { runId });
+    return { runId, regions: run.regions, started: false };
+  }
+  await send(
+    reconciler,
+    [{ version: 1, kind: "accounts", runId, regions: [...(run?.regions ?? regions)], chunk: 0 }],
     signal,
+  );
+  logger.info("reconcile run started", { runId, regions });
+  return { runId, regions, started };
+}
+
+/** Time kept back after a unit's budget for its sends and its records. */
+const UNIT_RESERVE_MS = 30_000;
+/** A unit works at most this long: far below the function's timeout (serverless.yml). */
+export const UNIT_BUDGET_MS = 60_000;
+
+/** The moment a unit stops starting new work, from the invocation's remaining time. */
+export function unitDeadline(remainingMs: number, now = Date.now()): number {
+  return now + Math.max(0, Math.min(UNIT_BUDGET_MS, remainingMs - UNIT_RESERVE_MS));
+}
+
+/**
+ * ReconcileQueue → units, one after the other. A unit that fails is reported as a batch item failure: SQS
+ * delivers it again (every unit can be run twice), and after `maxReceiveCount` moves it to the DLQ.
+ */
+export async function runUnits(
+  records: readonly SQSRecord[],
+  reconciler: Reconciler,
+  options: { readonly deadline: number; readonly signal?: AbortSignal },
+): Promise<BatchResult> {
+  const failures: { itemIdentifier: string }[] = [];
+  for (const record of records) {
+    try {
+      await runUnit(reconciler, parseUnit(record.body), options);
+    } catch (error) {
+      reconciler.logger.error("reconcile unit failed; SQS delivers it again", {
+        messageId: record.messageId,
+        detail: describeError(error),
+      });
+      failures.push({ itemIdentifier: record.messageId });
+    }
+  }
+  return { batchItemFailures: failures };
+}
+
+export async function runUnit(
+  reconciler: Reconciler,
+  unit: ReconcileUnit,
+  options: { readonly deadline: number; readonly signal?: AbortSignal },
+): Promise<void> {
+  if (unit.kind === "accounts") await listChunk(reconciler, unit, options);
+  else await judgeChunk(reconciler, unit, options);
+}
+
+/**
+ * A listing unit: ListAccounts pages from its token until a chunk is full, the organization ends or the
+ * budget is spent; then the chunk's judging and the next listing unit, in one confirmed send.
+ */
+async function listChunk(
+  reconciler: Reconciler,
+  unit: AccountsUnit,
+  { deadline, signal }: { readonly deadline: number; readonly signal?: AbortSignal },
+): Promise<void> {
+  const { clients, runs, config, logger } = reconciler;
+  const listed: { accountId: string; active: boolean }[] = [];
+  let nextToken = unit.nextToken;
+  do {
+    const page = await listAccountsPage(clients.organizations, nextToken, signal);
+    for (const account of page.accounts)
+      if (account.Id) listed.push({ accountId: account.Id, active: isActive(account) });
+    nextToken = page.nextToken;
+  } while (nextToken && listed.length < ACCOUNTS_PER_CHUNK && Date.now() < deadline);
+
+  const accounts = desiredAccounts(listed, config.administratorAccountId);
+  await runs.recordChunk(
+    unit.runId,
+    unit.chunk,
+    { accounts: listed.length, inactive: listed.filter((account) => !account.active).length },
+    signal,
+  );
+  const next: ReconcileUnit[] = [
+    {
+      version: 1,
+      kind: "pairs",
+      runId: unit.runId,
+      regions: unit.regions,
+      chunk: unit.chunk,
+      accounts,
+      pending: [...unit.regions],
+    },
+  ];
+  if (nextToken) next.push({ ...unit, chunk: unit.chunk + 1, nextToken });
+  await send(reconciler, next, signal);
+  logger.info("reconcile progress: accounts listed", {
+    runId: unit.runId,
+    chunk: unit.chunk,
+    accounts: listed.length,
+    desired: accounts.length,
+    more: nextToken !== undefined,
   });
-  const repairs = repairRequests(coverage.pairs, {
+  if (!nextToken)
+    await finishIfComplete(reconciler, await runs.listed(unit.runId, unit.chunk + 1, signal), signal);
+}
+
+/**
+ * A judging unit: the verdict of each (account, region) of its chunk in its pending regions, region after
+ * region until the budget is spent (the first always runs), the repairs enqueued, each region's counts
+ * recorded; the regions left go on as a unit of their own.
+ */
+async function judgeChunk(
+  reconciler: Reconciler,
+  unit: PairsUnit,
+  { deadline, signal }: { readonly deadline: number; readonly signal?: AbortSignal },
+): Promise<void> {
+  const { clients, runs, config, logger } = reconciler;
+  let first = true;
+  const report = await readPairs(clients, unit.accounts, {
+    regions: unit.pending,
+    profile: config.protection,
+    signal,
+    mayStart: () => {
+      const start = first || Date.now() < deadline;
+      first = false;
+      return start;
+    },
+  });
+  const options = {
     mode: config.mode,
     acceptInvitations: config.acceptInvitations,
-    origin: "reconcile",
-    requestedAt: (options.now?.() ?? new Date()).toISOString(),
-    correlationId: options.correlationId,
-  });
+    origin: "reconcile" as const,
+    requestedAt: (reconciler.now?.() ?? new Date()).toISOString(),
+    correlationId: unit.runId,
+  };
+  const repairs = repairRequests(report.pairs, options);
   const { sent, failed } =
     repairs.length === 0
-      ? { sent: [], failed: new Map<string, string>() }
+      ? { sent: [] as string[], failed: new Map<string, string>() }
       : await enqueue(
           clients.sqs,
           config.onboardingQueueUrl,
           repairs.map(({ key, request }) => ({ key, body: JSON.stringify(request) })),
           { signal },
         );
-
-  const { summary } = coverage;
-  publishCoverage(options.metrics, coverage);
-  logger[summary.ratio < 1 ? "warn" : "info"]("reconcile coverage", {
-    coverage: summary.ratio,
-    desired: summary.desired,
-    protected: summary.protected,
-    byVerdict: summary.byVerdict,
-    accounts: coverage.accounts,
-    inactive: coverage.inactive,
-    regions: config.regions.filter((region) => !(region in coverage.regionsFailed)),
-    repairs: repairs.length,
-    enqueued: sent.length,
-    notEnqueued: failed.size,
-    correlationId: options.correlationId,
-  });
-  const withoutDetector = regionsWith(coverage.pairs, "no-administrator-detector");
-  if (withoutDetector.length > 0) {
-    logger.warn("GuardDuty is not enabled for the administrator in these regions: nothing can join there", {
-      regions: withoutDetector,
-    });
-  }
-  const notEnabled = coverage.pairs.filter((pair) => pair.verdict === "region-not-enabled-for-account");
-  if (notEnabled.length > 0) {
-    logger.info("accounts have not enabled these opt-in regions: not desired there until they opt in", {
-      pairs: notEnabled.length,
-      regions: regionsWith(coverage.pairs, "region-not-enabled-for-account"),
-    });
-  }
-  for (const [accountId, detail] of Object.entries(coverage.optInsFailed)) {
-    logger.warn("opt-in regions could not be read; the account's pairs were judged as enabled", {
-      accountId,
-      detail,
-    });
-  }
-  for (const [region, detail] of Object.entries(coverage.regionsFailed)) {
-    logger.error("members could not be read; the region was left out of this run", { region, detail });
-  }
-  for (const [key, detail] of failed) {
+  for (const [key, detail] of failed)
     logger.error("repair not enqueued; the next run enqueues it again", {
       accountId: key.split("-")[0],
       detail,
     });
+  for (const [accountId, detail] of Object.entries(report.optInsFailed))
+    logger.warn("opt-in regions could not be read; the account's pairs were judged as enabled", {
+      accountId,
+      detail,
+    });
+  for (const [region, detail] of Object.entries(report.regionsFailed))
+    logger.error("members could not be read; the region is left out of this run", {
+      region,
+      chunk: unit.chunk,
+      detail,
+    });
+
+  if (report.regionsLeft.length > 0)
+    await send(reconciler, [{ ...unit, pending: [...report.regionsLeft] }], signal);
+  const confirmed = new Set(sent);
+  let run: RunState | undefined;
+  for (const region of [...report.regionsRead, ...Object.keys(report.regionsFailed)]) {
+    const counts = regionCounts(
+      report.pairs.filter((pair) => pair.region === region),
+      (pair) => {
+        const repair = repairOf(pair, options);
+        return repair === undefined ? undefined : confirmed.has(`${pair.accountId}-${repair}`);
+      },
+      report.regionsFailed[region],
+    );
+    run = await runs.recordRegion(unit.runId, unit.chunk, region, counts, signal);
   }
-  return {
-    coverage,
-    requests: repairs.map(({ request }) => request),
-    enqueued: sent,
-    failed: Object.fromEntries(failed),
+  logger.info("reconcile progress: chunk judged", {
+    runId: unit.runId,
+    chunk: unit.chunk,
+    accounts: unit.accounts.length,
+    regions: report.regionsRead,
+    regionsLeft: report.regionsLeft,
+    repairs: repairs.length,
+    enqueued: sent.length,
+    unitsDone: run?.done.size,
+    chunksListed: run?.chunks,
+  });
+  if (run) await finishIfComplete(reconciler, run, signal);
+}
+
+/** One region's counts; `repaired(pair)`: undefined when the pair needs no repair, else whether SQS took it. */
+export function regionCounts(
+  pairs: readonly PairVerdict[],
+  repaired: (pair: PairVerdict) => boolean | undefined,
+  failed?: string,
+): RegionCounts {
+  const byVerdict: Partial<Record<Verdict, number>> = {};
+  const repairs: Partial<Record<Verdict, number>> = {};
+  let notEnqueued = 0;
+  for (const pair of pairs) {
+    byVerdict[pair.verdict] = (byVerdict[pair.verdict] ?? 0) + 1;
+    const taken = repaired(pair);
+    if (taken === true) repairs[pair.verdict] = (repairs[pair.verdict] ?? 0) + 1;
+    if (taken === false) notEnqueued++;
+  }
+  return { byVerdict, repairs, notEnqueued, waitingInDeadLetterQueue: 0, ...(failed && { failed }) };
+}
+
+/** When every unit of the run is done, the one caller that claims it reports the run. */
+async function finishIfComplete(reconciler: Reconciler, run: RunState, signal?: AbortSignal): Promise<void> {
+  if (!complete(run) || run.finishedAt) return;
+  const { runs, logger, metrics } = reconciler;
+  if (!(await runs.claimFinish(run.runId, signal))) return;
+  const totals = await runs.totals(run.runId, signal);
+  const summary = summaryOf(totals.byVerdict);
+  const byRegion = Object.fromEntries(
+    run.regions.map((region) => {
+      const counts = totals.byRegion[region];
+      return [region, counts ? summaryOf(counts).ratio : 1];
+    }),
+  );
+  const report: ReconcileReport = {
+    runId: run.runId,
+    startedAt: run.startedAt,
+    regions: run.regions,
+    accounts: totals.accounts,
+    inactive: totals.inactive,
+    summary,
+    byRegion,
+    repairs: totals.repairs,
+    notEnqueued: totals.notEnqueued,
+    regionsFailed: totals.regionsFailed,
   };
+  if (metrics) publishCoverage(metrics, report);
+  // A gap, or a region not read: worth a look.
+  const level = summary.ratio < 1 || Object.keys(totals.regionsFailed).length > 0 ? "warn" : "info";
+  logger[level]("reconcile coverage", {
+    runId: run.runId,
+    coverage: summary.ratio,
+    desired: summary.desired,
+    protected: summary.protected,
+    byVerdict: summary.byVerdict,
+    byRegion,
+    accounts: totals.accounts,
+    inactive: totals.inactive,
+    repairs: totals.repairs,
+    notEnqueued: totals.notEnqueued,
+    regionsFailed: Object.keys(totals.regionsFailed),
+    startedAt: run.startedAt,
+  });
+  const without = regionsWith(totals.byRegion, "no-administrator-detector");
+  if (without.length > 0)
+    logger.warn("GuardDuty is not enabled for the administrator in these regions: nothing can join there", {
+      regions: without,
+    });
+  const notEnabled = regionsWith(totals.byRegion, "region-not-enabled-for-account");
+  if (notEnabled.length > 0)
+    logger.info("accounts have not enabled these opt-in regions: not desired there until they opt in", {
+      pairs: summary.byVerdict["region-not-enabled-for-account"],
+      regions: notEnabled,
+    });
+  await runs.saveReport(run.runId, report, signal);
 }
 
 /** `Coverage` overall (the alarm's) and per region, `CoveragePairs` per verdict, `DriftFound`. */
-function publishCoverage(metrics: PipelineMetrics | undefined, coverage: CoverageReport): void {
-  if (!metrics) return;
-  const { summary, pairs } = coverage;
+function publishCoverage(metrics: PipelineMetrics, report: ReconcileReport): void {
+  const { summary } = report;
   metrics.gauge("Coverage", summary.ratio);
-  for (const region of new Set(pairs.map((pair) => pair.region))) {
-    const inRegion = pairs.filter((pair) => pair.region === region && !UNDESIRED.has(pair.verdict));
-    const covered = inRegion.filter((pair) => pair.verdict === "protected").length;
-    metrics.gauge("Coverage", inRegion.length === 0 ? 1 : covered / inRegion.length, ["region", region]);
-  }
+  for (const [region, ratio] of Object.entries(report.byRegion))
+    metrics.gauge("Coverage", ratio, ["region", region]);
   for (const verdict of VERDICTS)
     metrics.gauge("CoveragePairs", summary.byVerdict[verdict], ["verdict", verdict]);
   metrics.count("DriftFound", undefined, summary.desired - summary.protected);
   metrics.publish();
 }
 
-function regionsWith(pairs: readonly PairVerdict[], verdict: string): string[] {
-  return [...new Set(pairs.filter((pair) => pair.verdict === verdict).map((pair) => pair.region))];
+function regionsWith(
+  byRegion: Readonly<Record<string, Readonly<Record<Verdict, number>>>>,
+  verdict: Verdict,
+): string[] {
+  return Object.entries(byRegion)
+    .filter(([, counts]) => counts[verdict] > 0)
+    .map(([region]) => region);
+}
+
+/** Enqueues units on ReconcileQueue; every send must be confirmed, else the unit fails and runs again. */
+async function send(
+  reconciler: Reconciler,
+  units: readonly ReconcileUnit[],
+  signal?: AbortSignal,
+): Promise<void> {
+  const { failed } = await sendBatch(
+    reconciler.clients.sqs,
+    reconciler.config.reconcileQueueUrl,
+    units.map((unit, index) => ({ key: String(index), body: JSON.stringify(unit) })),
+    signal,
+  );
+  if (failed.size > 0)
+    throw new Error(
+      `ReconcileQueue did not confirm ${failed.size} unit(s): ${[...failed.values()].join("; ")}`,
+    );
 }

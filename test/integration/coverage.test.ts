@@ -8,14 +8,13 @@ import {
   StopMonitoringMembersCommand,
   UpdateDetectorCommand,
 } from "@aws-sdk/client-guardduty";
-import type { ScheduledEvent } from "aws-lambda";
 import { afterEach, describe, expect, it } from "vitest";
 import { run } from "../../cli/main.ts";
 import type { LocalStack } from "../../local/local-stack.ts";
+import { runReconcile } from "../../local/reconcile.ts";
 import { peekDeadLetters } from "../../local/summary.ts";
 import { ADMINISTRATOR_ACCESS_KEY_ID } from "../../sandbox/identity.ts";
 import { accountIds } from "../support/events.ts";
-import { lambdaContext } from "../support/lambda.ts";
 import { onboardAccounts, startTestStack } from "../support/local.ts";
 
 /**
@@ -69,20 +68,6 @@ function client(stack: LocalStack, region: string, accountId?: string): GuardDut
 async function detectorOf(guardduty: GuardDutyClient): Promise<string> {
   const { DetectorIds = [] } = await guardduty.send(new ListDetectorsCommand({}));
   return DetectorIds[0] as string;
-}
-
-function scheduledEvent(id: string): ScheduledEvent {
-  return {
-    version: "0",
-    id,
-    "detail-type": "Scheduled Event",
-    source: "aws.events",
-    account: "210987654321",
-    time: new Date().toISOString(),
-    region: "us-east-1",
-    resources: ["arn:aws:events:us-east-1:210987654321:rule/guardduty-onboarding-local-reconcile"],
-    detail: {},
-  };
 }
 
 describe("coverage", () => {
@@ -141,25 +126,20 @@ describe("coverage", () => {
     expect(outOfPlace[4]?.detail).toBe("S3_DATA_EVENTS is DISABLED, wanted ENABLED");
 
     // Act 2: the scheduled reconciliation, then the pipeline works through its repairs.
-    Object.assign(process.env, stack.roleEnv("reconcile"), {
-      POWERTOOLS_LOG_LEVEL: "SILENT",
-      POWERTOOLS_METRICS_DISABLED: "true",
-    });
-    const { handler } = await import("../../functions/reconcile.ts");
-    const report = await handler(scheduledEvent("schedule-coverage"), lambdaContext());
+    const report = await runReconcile(stack, { runId: "schedule-coverage" });
     await stack.drained(60_000);
 
-    // Assess 2: one repair per (account, repair), each resuming where it must; coverage back to 1.
-    expect(
-      report.requests.map(({ accountId, regions, step, origin }) => ({ accountId, regions, step, origin })),
-    ).toEqual([
-      { accountId: resigned, regions: [region], step: undefined, origin: "reconcile" },
-      { accountId: stopped, regions: [region], step: "verify", origin: "reconcile" },
-      { accountId: removed, regions: [region], step: undefined, origin: "reconcile" },
-      { accountId: deleted, regions: [region], step: undefined, origin: "reconcile" },
-      { accountId: drifted, regions: [region], step: "verify", origin: "reconcile" },
-      { accountId: invited, regions: [region], step: "accept", origin: "reconcile" },
-    ]);
+    // Assess 2: the run measured what the operator saw and enqueued one repair per pair out of place;
+    // once the pipeline has worked through them, coverage is back to 1.
+    expect(report.summary).toMatchObject({ desired, protected: desired - 6 });
+    expect(report.repairs).toEqual({
+      resigned: 1,
+      "monitoring-stopped": 1,
+      removed: 1,
+      "not-a-member": 1,
+      "plans-differ": 1,
+      "invited-not-accepted": 1,
+    });
     const after = await coverage(stack);
     expect(after).toMatchObject({ coverage: 1, desired, byVerdict: { protected: desired } });
     expect(stack.sandbox.counters.calls("StartMonitoringMembers", region)).toBe(1);

@@ -8,15 +8,14 @@ import {
   ListDetectorsCommand,
 } from "@aws-sdk/client-guardduty";
 import { ReceiveMessageCommand } from "@aws-sdk/client-sqs";
-import type { ScheduledEvent } from "aws-lambda";
 import { afterEach, describe, expect, it } from "vitest";
 import type { DeadLetterBody } from "#shared/dead-letter";
 import { run } from "../../cli/main.ts";
 import { accountCreatedEvent, publish } from "../../local/inputs.ts";
 import { type LocalStack, type LocalStackOptions, startLocalStack } from "../../local/local-stack.ts";
+import { runReconcile } from "../../local/reconcile.ts";
 import { peekDeadLetters } from "../../local/summary.ts";
 import { ADMINISTRATOR_ACCESS_KEY_ID } from "../../sandbox/identity.ts";
-import { lambdaContext } from "../support/lambda.ts";
 
 /**
  * The operator's tooling against the local stack: `gd-onboard` in-process (and once as the real
@@ -130,21 +129,6 @@ function guardduty(stack: LocalStack, region: string): GuardDutyClient {
     // The administrator account's break-glass user: the test plays the people around the pipeline.
     credentials: { accessKeyId: ADMINISTRATOR_ACCESS_KEY_ID, secretAccessKey: "local" },
   });
-}
-
-/** An EventBridge schedule's event, as it invokes the reconcile function. */
-function scheduledEvent(id: string): ScheduledEvent {
-  return {
-    version: "0",
-    id,
-    "detail-type": "Scheduled Event",
-    source: "aws.events",
-    account: "210987654321",
-    time: "2026-11-26T05:00:00Z",
-    region: "us-east-1",
-    resources: ["arn:aws:events:us-east-1:210987654321:rule/guardduty-onboarding-local-reconcile"],
-    detail: {},
-  };
 }
 
 /** The administrator's CreateMembers (and InviteMembers) straight to the sandbox, without the pipeline. */
@@ -392,24 +376,19 @@ describe("reconcile function", () => {
     const stack = await start({ accounts: [A, B], withoutFunction: false });
     await makeMembers(stack, REGIONS, [A, B, stack.sandbox.managementAccountId], true);
     stack.sandbox.addAccounts([{ id: C }]);
-    Object.assign(process.env, stack.roleEnv("reconcile"), { POWERTOOLS_LOG_LEVEL: "SILENT" });
-    const { handler } = await import("../../functions/reconcile.ts");
 
     // Act
-    const report = await handler(scheduledEvent("schedule-2"), lambdaContext());
+    const report = await runReconcile(stack, { runId: "schedule-2" });
     await stack.drained(30_000);
 
     // Assess: only the lost account, in both regions, and it ends a member. The others are invited
     // and this stack leaves acceptance to the members (acceptInvitations false): nothing to repair.
-    expect(report.enqueued).toEqual([`${C}-onboard`]);
-    expect(report.coverage.summary.byVerdict).toMatchObject({
+    expect(report.repairs).toEqual({ "not-a-member": 2 });
+    expect(report.summary.byVerdict).toMatchObject({
       "not-a-member": 2,
       "invited-not-accepted": 6,
       protected: 0,
     });
-    expect(report.requests).toEqual([
-      expect.objectContaining({ accountId: C, origin: "reconcile", correlationId: "schedule-2" }),
-    ]);
     for (const region of REGIONS) expect(ONBOARDED).toContain(stack.sandbox.status(C, region));
   });
 });

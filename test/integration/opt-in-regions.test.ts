@@ -1,10 +1,9 @@
-import type { ScheduledEvent } from "aws-lambda";
 import { afterEach, describe, expect, it } from "vitest";
 import { run } from "../../cli/main.ts";
 import type { LocalStack } from "../../local/local-stack.ts";
+import { runReconcile } from "../../local/reconcile.ts";
 import { peekDeadLetters } from "../../local/summary.ts";
 import { accountIds } from "../support/events.ts";
-import { lambdaContext } from "../support/lambda.ts";
 import { onboardAccounts, startTestStack } from "../support/local.ts";
 
 /**
@@ -44,20 +43,6 @@ async function coverage(stack: LocalStack): Promise<CoverageJson> {
   return JSON.parse(stdout) as CoverageJson;
 }
 
-function scheduledEvent(id: string): ScheduledEvent {
-  return {
-    version: "0",
-    id,
-    "detail-type": "Scheduled Event",
-    source: "aws.events",
-    account: "210987654321",
-    time: new Date().toISOString(),
-    region: "us-east-1",
-    resources: ["arn:aws:events:us-east-1:210987654321:rule/guardduty-onboarding-local-reconcile"],
-    detail: {},
-  };
-}
-
 describe("opt-in regions", () => {
   it("reports an account that has not opted in as region-not-enabled-for-account, and the reconcile after it opts in onboards it", async () => {
     // Prepare: three accounts; every one but `optedOut` (and the stack's own accounts) enabled af-south-1.
@@ -69,15 +54,10 @@ describe("opt-in regions", () => {
     for (const id of [sandbox.administratorAccountId, sandbox.managementAccountId, ...ids.slice(0, 2)])
       sandbox.enableRegion(id, OPT_IN);
     await onboardAccounts(stack, [...ids, sandbox.managementAccountId]);
-    Object.assign(process.env, stack.roleEnv("reconcile"), {
-      POWERTOOLS_LOG_LEVEL: "SILENT",
-      POWERTOOLS_METRICS_DISABLED: "true",
-    });
-    const { handler } = await import("../../functions/reconcile.ts");
 
     // Act 1: the operator's view, then a reconcile run.
     const before = await coverage(stack);
-    const first = await handler(scheduledEvent("schedule-opt-in-1"), lambdaContext());
+    const first = await runReconcile(stack, { runId: "schedule-opt-in-1" });
 
     // Assess 1: the pair is not desired, coverage is 1 over the rest, and nothing is enqueued for it.
     const desired = (ids.length + 1) * REGIONS.length - 1;
@@ -92,8 +72,9 @@ describe("opt-in regions", () => {
       verdict: "region-not-enabled-for-account",
       detail: "an opt-in region the account has not enabled (account:ListRegions)",
     });
-    expect(first.coverage.summary).toMatchObject({ desired, ratio: 1 });
-    expect(first.requests).toEqual([]);
+    expect(first.summary).toMatchObject({ desired, ratio: 1 });
+    expect(first.repairs).toEqual({});
+    expect(first.notEnqueued).toBe(0);
     // Invited before it opted in: the member side could not enter the region (as AWS answers it).
     expect(sandbox.status(optedOut, OPT_IN)).toBe("Invited");
     const deadLetters = await peekDeadLetters(stack.sqs.client, stack.sqs.urls.DeadLetterQueue as string);
@@ -105,13 +86,12 @@ describe("opt-in regions", () => {
 
     // Act 2: the account opts in; the next reconcile, then the pipeline works through its repair.
     sandbox.enableRegion(optedOut, OPT_IN);
-    const second = await handler(scheduledEvent("schedule-opt-in-2"), lambdaContext());
+    const second = await runReconcile(stack, { runId: "schedule-opt-in-2" });
     await stack.drained(60_000);
 
-    // Assess 2: the pair was desired and repaired; every pair is protected.
-    expect(second.requests.map(({ accountId, regions, step }) => ({ accountId, regions, step }))).toEqual([
-      { accountId: optedOut, regions: [OPT_IN], step: "accept" },
-    ]);
+    // Assess 2: the pair was desired and repaired (its invitation was out: the member side accepts);
+    // every pair is protected.
+    expect(second.repairs).toEqual({ "invited-not-accepted": 1 });
     const after = await coverage(stack);
     expect(after).toMatchObject({ coverage: 1, desired: desired + 1, byVerdict: { protected: desired + 1 } });
     expect(sandbox.status(optedOut, OPT_IN)).toBe("Enabled");

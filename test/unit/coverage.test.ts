@@ -1,9 +1,9 @@
 import { AccountClient, ListRegionsCommand } from "@aws-sdk/client-account";
 import {
   GetMemberDetectorsCommand,
+  GetMembersCommand,
   GuardDutyClient,
   ListDetectorsCommand,
-  ListMembersCommand,
 } from "@aws-sdk/client-guardduty";
 import { ListAccountsCommand, OrganizationsClient } from "@aws-sdk/client-organizations";
 import { mockClient } from "aws-sdk-client-mock";
@@ -186,19 +186,20 @@ describe("reading the administrator's view", () => {
     guardduty.reset();
     organizations.reset();
     guardduty.on(ListDetectorsCommand).resolves({ DetectorIds: ["det-1"] });
-    guardduty
-      .on(ListMembersCommand)
-      .resolvesOnce({
-        Members: ids.slice(0, 50).map((AccountId) => ({ AccountId, RelationshipStatus: "Enabled" }) as never),
-        NextToken: "page-2",
-      })
-      .resolves({
-        Members: [
-          ...ids.slice(50, 55).map((AccountId) => ({ AccountId, RelationshipStatus: "Enabled" }) as never),
-          { AccountId: ids[55], RelationshipStatus: "Resigned" } as never,
-          { AccountId: ids[56] } as never,
-        ],
-      });
+    // ids 0–54 Enabled, 55 Resigned, 56 listed without a status, the rest not members.
+    const status = (id: string) => {
+      const index = ids.indexOf(id);
+      return index < 55 ? "Enabled" : index === 55 ? "Resigned" : undefined;
+    };
+    guardduty.on(GetMembersCommand).callsFake((input: { AccountIds: string[] }) => ({
+      Members: input.AccountIds.filter((id) => ids.indexOf(id) <= 56).map(
+        (AccountId) => ({ AccountId, RelationshipStatus: status(AccountId) }) as never,
+      ),
+      UnprocessedAccounts: input.AccountIds.filter((id) => ids.indexOf(id) > 56).map((AccountId) => ({
+        AccountId,
+        Result: "The request is rejected because the input account ID is not associated with a member.",
+      })),
+    }));
     guardduty.on(GetMemberDetectorsCommand).callsFake((input: { AccountIds: string[] }) => ({
       MemberDataSourceConfigurations: input.AccountIds.filter((id) => id !== ids[1]).map((AccountId) => ({
         AccountId,
@@ -210,12 +211,12 @@ describe("reading the administrator's view", () => {
     }));
   });
 
-  it("lists every page of members, associated or not, and reads the Enabled ones' plans ≤ 50 ids a call", async () => {
-    const region = await readRegion(client, REGION);
+  it("asks for the given accounts' members ≤ 50 ids a call and reads the Enabled ones' plans ≤ 50 ids a call", async () => {
+    const region = await readRegion(client, REGION, ids);
 
-    expect(guardduty.commandCalls(ListMembersCommand).map((call) => call.args[0].input)).toEqual([
-      { DetectorId: "det-1", OnlyAssociated: "false", MaxResults: 50, NextToken: undefined },
-      { DetectorId: "det-1", OnlyAssociated: "false", MaxResults: 50, NextToken: "page-2" },
+    expect(guardduty.commandCalls(GetMembersCommand).map((call) => call.args[0].input)).toEqual([
+      { DetectorId: "det-1", AccountIds: ids.slice(0, 50) },
+      { DetectorId: "det-1", AccountIds: ids.slice(50) },
     ]);
     expect(
       guardduty.commandCalls(GetMemberDetectorsCommand).map((call) => call.args[0].input.AccountIds?.length),
@@ -228,8 +229,8 @@ describe("reading the administrator's view", () => {
   it("answers a region without the administrator's detector without asking for members", async () => {
     guardduty.on(ListDetectorsCommand).resolves({ DetectorIds: [] });
 
-    expect(await readRegion(client, REGION)).toEqual({ region: REGION });
-    expect(guardduty.commandCalls(ListMembersCommand)).toHaveLength(0);
+    expect(await readRegion(client, REGION, ids)).toEqual({ region: REGION });
+    expect(guardduty.commandCalls(GetMembersCommand)).toHaveLength(0);
   });
 
   it("gives every active account but the administrator a verdict in every region read, and reports a region that failed", async () => {
@@ -284,7 +285,7 @@ describe("reading the administrator's view", () => {
     organizations.on(ListAccountsCommand).resolves({
       Accounts: [enabled, notEnabled, unreadable].map((Id) => ({ Id, State: "ACTIVE" })),
     });
-    guardduty.on(ListMembersCommand).resolves({
+    guardduty.on(GetMembersCommand).resolves({
       Members: [enabled, notEnabled, unreadable].map(
         (AccountId) => ({ AccountId, RelationshipStatus: "Enabled" }) as never,
       ),

@@ -209,4 +209,24 @@ describe("selection", () => {
     expect(ignored.replay).toEqual({ notReplayable: "the call failed (AccessDenied): nothing to do" });
     expect(ignored.correlationId).toBe(failedCall.id);
   });
+
+  it("shows a reconcile unit SQS moved here as not replayable: the next scheduled run does its work", () => {
+    const unit = {
+      version: 1,
+      kind: "accounts",
+      runId: "run-1",
+      regions: ["us-east-1"],
+      chunk: 3,
+      nextToken: "t",
+    };
+
+    const view = readDeadLetter(queued(unit, { receiveCount: 5 }));
+
+    expect(view).toMatchObject({
+      source: "sqs-redrive",
+      reason: REDRIVEN_BY_SQS,
+      replay: { notReplayable: expect.stringContaining("a unit of a reconcile run") },
+    });
+    expect(view.accountId).toBeUndefined();
+  });
 });
