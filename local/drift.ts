@@ -20,16 +20,12 @@ import {
   OrganizationsClient,
   RemoveAccountFromOrganizationCommand,
 } from "@aws-sdk/client-organizations";
-import type { ScheduledEvent } from "aws-lambda";
 import { createClients } from "#shared/clients";
-import { loadMembership } from "#shared/config";
-import { type CoverageReport, readCoverage, repairOf, type Verdict } from "#shared/coverage";
+import { type CoverageReport, readCoverage, type Verdict } from "#shared/coverage";
 import type { Feature } from "#shared/protection";
 import { plansFor, profileOf } from "#shared/protection";
 import type { ReconcileReport } from "#shared/reconcile";
 import { ADMINISTRATOR_ACCESS_KEY_ID } from "../sandbox/identity.ts";
-import { bundleFunction } from "./bundle.ts";
-import { Container } from "./container.ts";
 import { publish } from "./inputs.ts";
 import type { LocalStack } from "./local-stack.ts";
 

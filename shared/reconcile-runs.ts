@@ -224,7 +224,8 @@ export class ReconcileRuns {
         } else if (sort.startsWith("pairs#")) {
           const region = sort.split("#")[2] as string;
           const found = counts as RegionCounts;
-          const inRegion = (byRegion[region] ??= zero());
+          byRegion[region] ??= zero();
+          const inRegion = byRegion[region];
           for (const [verdict, count] of Object.entries(found.byVerdict)) {
             byVerdict[verdict as Verdict] += count;
             inRegion[verdict as Verdict] += count;
