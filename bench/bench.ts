@@ -16,6 +16,7 @@ import { writeMarkdownBlock } from "./markdown-block.ts";
 import { runNaive } from "./naive-run.ts";
 import { runPipeline } from "./pipeline-run.ts";
 import { DEFAULT_PROFILE, mergeProfile } from "./profile.ts";
+import { DEFAULT_ENABLED_REGIONS, type ReconcileScaleReport, runReconcileScale } from "./reconcile-scale.ts";
 import { type BenchReport, renderMarkdown, renderText, type ScenarioReport } from "./report.ts";
 import { type Scenario, scenario } from "./scenario.ts";
 import { burstTargets, ratiosOf, TRICKLE_ENABLED_P50_BASELINE, trickleTargets } from "./targets.ts";
@@ -28,7 +29,7 @@ Benchmarks the onboarding pipeline on the local stack, as deployed (member-side 
 the last invitation and to the last Enabled member), against a naive per-account script and the lower
 bound the throttles allow, under a stated latency/throttle profile.
 
-  --scenarios LIST        burst,trickle (default: both)
+  --scenarios LIST        burst,trickle,reconcile-scale (default: all three)
   --accounts N            burst: new accounts at once (default 1000)
   --regions N|a,b,c       regions (default 3: ${REGIONS.slice(0, 3).join(",")})
   --trickle N             trickle: accounts arriving one by one (default 50)
@@ -43,6 +44,10 @@ bound the throttles allow, under a stated latency/throttle profile.
                           stay Invited (no Enabled figures; the Enabled and trickle targets are then missed)
   --trickle-baseline-ms N today's trickle p50 event → Enabled to compare with (default: the figure measured
                           on commit 014166f, bench/targets.ts)
+  --scale-accounts N      reconcile-scale: organization accounts, all protected at the start (default 50000)
+  --scale-regions N       reconcile-scale: the first N of the 17 default-enabled regions (default 17)
+  --scale-baseline-accounts N
+                          reconcile-scale: the one-process baseline's sample, extrapolated (default 5000; 0 skips it)
   --cpu-batches N         batches of 100 accounts for the handler CPU measurement (default 10; 0 skips it)
   --bundle-runs N         fresh processes per bundle load-time measurement (default 7; 0 skips it)
   --timeout-s N           give up waiting for a pipeline run to drain after N s (default 600)
@@ -56,7 +61,10 @@ bound the throttles allow, under a stated latency/throttle profile.
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
-      scenarios: { type: "string", default: "burst,trickle" },
+      scenarios: { type: "string", default: "burst,trickle,reconcile-scale" },
+      "scale-accounts": { type: "string", default: "50000" },
+      "scale-regions": { type: "string", default: "17" },
+      "scale-baseline-accounts": { type: "string", default: "5000" },
       accounts: { type: "string", default: "1000" },
       regions: { type: "string", default: "3" },
       trickle: { type: "string", default: "50" },
@@ -112,7 +120,7 @@ async function main(): Promise<void> {
         };
   const timeoutMs = whole("--timeout-s", values["timeout-s"]) * 1000;
   const wanted = new Set(values.scenarios.split(","));
-  const scenarios: ScenarioReport[] = [];
+  const scenarios: (ScenarioReport | ReconcileScaleReport)[] = [];
 
   if (wanted.has("burst")) {
     const burst = scenario("burst", { accounts: whole("--accounts", values.accounts), regions, seed });
@@ -166,6 +174,23 @@ async function main(): Promise<void> {
       ...ratiosOf(pipeline, naive, lowerBound),
       targets: trickleTargets(pipeline, trickleBaseline),
     });
+  }
+
+  if (wanted.has("reconcile-scale")) {
+    scenarios.push(
+      await runReconcileScale({
+        accounts: whole("--scale-accounts", values["scale-accounts"]),
+        regions: DEFAULT_ENABLED_REGIONS.slice(
+          0,
+          Math.max(1, whole("--scale-regions", values["scale-regions"])),
+        ),
+        profile,
+        seed,
+        timeoutMs: timeoutMs * 3,
+        baselineAccounts: whole("--scale-baseline-accounts", values["scale-baseline-accounts"]),
+        progress,
+      }),
+    );
   }
 
   const cpuBatches = whole("--cpu-batches", values["cpu-batches"]);

@@ -9,6 +9,7 @@ import type { LowerBound } from "./lower-bound.ts";
 import type { NaiveFigures } from "./naive-run.ts";
 import type { PipelineFigures } from "./pipeline-run.ts";
 import { describeProfile, type Profile } from "./profile.ts";
+import { type ReconcileScaleReport, reconcileScaleLines } from "./reconcile-scale.ts";
 import type { ScenarioRatios, Target } from "./targets.ts";
 
 export interface ScenarioReport extends ScenarioRatios {
@@ -53,7 +54,7 @@ export interface BenchReport {
       readonly memberConcurrency: number;
     };
   };
-  readonly scenarios: readonly ScenarioReport[];
+  readonly scenarios: readonly (ScenarioReport | ReconcileScaleReport)[];
   readonly handlerCpu?: HandlerCpu;
   readonly bundle?: BundleFootprint;
   readonly notes: readonly string[];
@@ -211,6 +212,12 @@ export function renderText(report: BenchReport): string {
     settingsLine(report),
   ];
   for (const scenario of report.scenarios) {
+    if (scenario.name === "reconcile-scale") {
+      const { headline: title, facts: lines2 } = reconcileScaleLines(scenario);
+      lines.push("", title, ...lines2.map((line) => `  ${line}`));
+      lines.push("  Targets:", ...targetLines(scenario.targets).map((line) => `    ${line}`));
+      continue;
+    }
     lines.push("", headline(scenario), ...table(rows(scenario)).map((line) => `  ${line}`));
     lines.push(...facts(scenario).map((line) => `  ${line}`));
     if (scenario.targets.length > 0)
@@ -231,6 +238,14 @@ export function renderMarkdown(report: BenchReport, command: string): string {
     `- ${settingsLine(report)}`,
   ];
   for (const scenario of report.scenarios) {
+    if (scenario.name === "reconcile-scale") {
+      const { headline: title, facts: lines2 } = reconcileScaleLines(scenario);
+      lines.push("", `### ${title}`, "", ...lines2.map((line) => `- ${line}`), "", "Targets:", "");
+      lines.push(
+        ...targetLines(scenario.targets).map((line) => `- ${line.replace(/^(met|MISSED)\s*/, "**$1** ")}`),
+      );
+      continue;
+    }
     const cells = rows(scenario);
     lines.push("", `### ${headline(scenario)}`, "");
     lines.push(
