@@ -5,6 +5,7 @@ import middy from "@middy/core";
 import type { ScheduledEvent, SQSEvent } from "aws-lambda";
 import type { BatchResult } from "#shared/batch";
 import { createClients } from "#shared/clients";
+import { DeadLetterIndex } from "#shared/dead-letter-index";
 import { PipelineMetrics } from "#shared/metrics";
 import { loadReconcileConfig, type Reconciler, runUnits, startRun, unitDeadline } from "#shared/reconcile";
 import { ReconcileRuns } from "#shared/reconcile-runs";
@@ -17,6 +18,9 @@ const clients = createClients({ requestTimeoutMs: config.sdkRequestTimeoutMs, ob
 const reconciler: Reconciler = {
   clients,
   runs: new ReconcileRuns(clients.dynamodb, config.runsTable),
+  deadLetters: config.deadLetterIndexTable
+    ? new DeadLetterIndex(clients.dynamodb, config.deadLetterIndexTable)
+    : undefined,
   config,
   logger,
   metrics,

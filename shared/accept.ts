@@ -2,6 +2,7 @@ import { MemberAcceptance } from "./acceptance.ts";
 import { type BatchResult, complete } from "./batch.ts";
 import type { Clients } from "./clients.ts";
 import type { AcceptConfig } from "./config.ts";
+import { deadLetterRecorder } from "./dead-letter-index.ts";
 import { dispatch } from "./dispatch.ts";
 import type { PipelineMetrics } from "./metrics.ts";
 import { run, type SourceRecord } from "./plan.ts";
@@ -43,12 +44,13 @@ export function createAcceptance(
     accept: config.acceptQueueUrl,
     verify: config.retryQueueUrl,
   };
+  const onDeadLettered = deadLetterRecorder(clients.dynamodb, config.deadLetterIndexTable, logger);
   return {
     config,
     logger,
     metrics,
     acceptance: new MemberAcceptance(clients.sts, clients.memberGuardDuty, config),
-    send: (outbound) => dispatch(clients.sqs, urls, outbound),
+    send: (outbound) => dispatch(clients.sqs, urls, outbound, { onDeadLettered }),
   };
 }
 

@@ -31,6 +31,8 @@ export interface RetryConfig {
   /** First retry delay; it doubles per attempt, with jitter, capped at SQS's 900 s `DelaySeconds`. */
   readonly retryBaseDelaySeconds: number;
   readonly deadLetterQueueUrl: string;
+  /** Where confirmed dead letters' (account, region) are recorded for the reconcile (`dead-letter-index.ts`). */
+  readonly deadLetterIndexTable?: string;
 }
 
 /** The onboard function: the administrator side. */
@@ -99,6 +101,7 @@ function loadRetryConfig(env: Env): RetryConfig {
     maxAttempts: int(env, "MAX_ATTEMPTS", 8, 1, 100),
     retryBaseDelaySeconds: int(env, "RETRY_BASE_DELAY_SECONDS", 30, 0, 900),
     deadLetterQueueUrl: url(env, "DEAD_LETTER_QUEUE_URL"),
+    deadLetterIndexTable: env.DEAD_LETTER_INDEX_TABLE?.trim() || undefined,
   };
 }
 

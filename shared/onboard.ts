@@ -1,6 +1,7 @@
 import { type BatchResult, complete } from "./batch.ts";
 import type { Clients } from "./clients.ts";
 import type { Config } from "./config.ts";
+import { deadLetterRecorder } from "./dead-letter-index.ts";
 import { AccountDirectory } from "./directory.ts";
 import { DirectoryStore } from "./directory-store.ts";
 import { dispatch } from "./dispatch.ts";
@@ -55,6 +56,7 @@ export function createOnboarding(
     accept: config.acceptQueueUrl ?? "",
     verify: config.retryQueueUrl,
   };
+  const onDeadLettered = deadLetterRecorder(clients.dynamodb, config.deadLetterIndexTable, logger);
   return {
     config,
     logger,
@@ -78,7 +80,7 @@ export function createOnboarding(
         }),
       ]),
     ),
-    send: (outbound) => dispatch(clients.sqs, urls, outbound),
+    send: (outbound) => dispatch(clients.sqs, urls, outbound, { onDeadLettered }),
   };
 }
 

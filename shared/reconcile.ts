@@ -6,6 +6,7 @@ import {
   type CoverageSummary,
   desiredAccounts,
   type PairVerdict,
+  type RepairOptions,
   readPairs,
   repairOf,
   repairRequests,
@@ -13,6 +14,7 @@ import {
   VERDICTS,
   type Verdict,
 } from "./coverage.ts";
+import { type DeadLetterIndex, pairKey } from "./dead-letter-index.ts";
 import { enqueue } from "./enqueue.ts";
 import { ConfigError } from "./errors.ts";
 import type { PipelineMetrics } from "./metrics.ts";
@@ -52,6 +54,8 @@ export interface ReconcileConfig {
   readonly reconcileQueueUrl: string;
   /** The runs' table (`reconcile-runs.ts`). */
   readonly runsTable: string;
+  /** Which pairs wait in the DLQ (`dead-letter-index.ts`); none: every run enqueues them again. */
+  readonly deadLetterIndexTable?: string;
   readonly administratorAccountId?: string;
   readonly sdkRequestTimeoutMs: number;
   readonly protection: Profile;
@@ -74,6 +78,7 @@ export function loadReconcileConfig(env: Env = process.env): ReconcileConfig {
     onboardingQueueUrl: url(env, "ONBOARDING_QUEUE_URL"),
     reconcileQueueUrl: url(env, "RECONCILE_QUEUE_URL"),
     runsTable,
+    deadLetterIndexTable: env.DEAD_LETTER_INDEX_TABLE?.trim() || undefined,
     administratorAccountId,
     sdkRequestTimeoutMs,
     protection,
@@ -86,6 +91,8 @@ export function loadReconcileConfig(env: Env = process.env): ReconcileConfig {
 export interface Reconciler {
   readonly clients: Pick<Clients, "organizations" | "guardduty" | "account" | "sqs">;
   readonly runs: ReconcileRuns;
+  /** Pairs waiting in the DLQ are reported, not enqueued again. */
+  readonly deadLetters?: DeadLetterIndex;
   readonly config: ReconcileConfig;
   readonly logger: Log;
   /** `Coverage` (overall and by region), `CoveragePairs` by verdict, `DriftFound`: once per run. */
@@ -108,6 +115,8 @@ export interface ReconcileReport {
   readonly repairs: Readonly<Partial<Record<Verdict, number>>>;
   /** Repairs not confirmed: the next run enqueues them again. */
   readonly notEnqueued: number;
+  /** Pairs not repaired because their dead letter waits in the DLQ for an operator. */
+  readonly waitingInDeadLetterQueue: number;
   /** Regions whose members could not be read (for some chunk), with why: the next run reads them again. */
   readonly regionsFailed: Readonly<Record<string, string>>;
 }
@@ -261,7 +270,11 @@ async function judgeChunk(
     requestedAt: (reconciler.now?.() ?? new Date()).toISOString(),
     correlationId: unit.runId,
   };
-  const repairs = repairRequests(report.pairs, options);
+  const waiting = await waitingInDeadLetterQueue(reconciler, report.pairs, options, signal);
+  const repairs = repairRequests(
+    report.pairs.filter((pair) => !waiting.has(pairKey(pair))),
+    options,
+  );
   const { sent, failed } =
     repairs.length === 0
       ? { sent: [] as string[], failed: new Map<string, string>() }
@@ -297,7 +310,9 @@ async function judgeChunk(
       report.pairs.filter((pair) => pair.region === region),
       (pair) => {
         const repair = repairOf(pair, options);
-        return repair === undefined ? undefined : confirmed.has(`${pair.accountId}-${repair}`);
+        if (repair === undefined) return "none";
+        if (waiting.has(pairKey(pair))) return "waiting";
+        return confirmed.has(`${pair.accountId}-${repair}`) ? "enqueued" : "not-enqueued";
       },
       report.regionsFailed[region],
     );
@@ -317,22 +332,49 @@ async function judgeChunk(
   if (run) await finishIfComplete(reconciler, run, signal);
 }
 
-/** One region's counts; `repaired(pair)`: undefined when the pair needs no repair, else whether SQS took it. */
+/** What became of a pair's repair. */
+export type RepairFate = "none" | "enqueued" | "not-enqueued" | "waiting";
+
+/** One region's counts, from each pair's verdict and what became of its repair. */
 export function regionCounts(
   pairs: readonly PairVerdict[],
-  repaired: (pair: PairVerdict) => boolean | undefined,
+  fate: (pair: PairVerdict) => RepairFate,
   failed?: string,
 ): RegionCounts {
   const byVerdict: Partial<Record<Verdict, number>> = {};
   const repairs: Partial<Record<Verdict, number>> = {};
   let notEnqueued = 0;
+  let waitingInDeadLetterQueue = 0;
   for (const pair of pairs) {
     byVerdict[pair.verdict] = (byVerdict[pair.verdict] ?? 0) + 1;
-    const taken = repaired(pair);
-    if (taken === true) repairs[pair.verdict] = (repairs[pair.verdict] ?? 0) + 1;
-    if (taken === false) notEnqueued++;
+    const outcome = fate(pair);
+    if (outcome === "enqueued") repairs[pair.verdict] = (repairs[pair.verdict] ?? 0) + 1;
+    if (outcome === "not-enqueued") notEnqueued++;
+    if (outcome === "waiting") waitingInDeadLetterQueue++;
   }
-  return { byVerdict, repairs, notEnqueued, waitingInDeadLetterQueue: 0, ...(failed && { failed }) };
+  return { byVerdict, repairs, notEnqueued, waitingInDeadLetterQueue, ...(failed && { failed }) };
+}
+
+/**
+ * The pairs needing a repair whose dead letter still waits in the DLQ: reported, not enqueued again. An
+ * index that cannot be read hides nothing: every repair is enqueued, as without one.
+ */
+async function waitingInDeadLetterQueue(
+  reconciler: Reconciler,
+  pairs: readonly PairVerdict[],
+  options: RepairOptions,
+  signal?: AbortSignal,
+): Promise<Set<string>> {
+  const candidates = pairs.filter((pair) => repairOf(pair, options) !== undefined);
+  if (!reconciler.deadLetters || candidates.length === 0) return new Set();
+  try {
+    return await reconciler.deadLetters.waiting(candidates, signal);
+  } catch (error) {
+    reconciler.logger.warn("dead-letter index not read; pairs waiting in the DLQ are enqueued again", {
+      detail: describeError(error),
+    });
+    return new Set();
+  }
 }
 
 /** When every unit of the run is done, the one caller that claims it reports the run. */
@@ -358,6 +400,7 @@ async function finishIfComplete(reconciler: Reconciler, run: RunState, signal?: 
     byRegion,
     repairs: totals.repairs,
     notEnqueued: totals.notEnqueued,
+    waitingInDeadLetterQueue: totals.waitingInDeadLetterQueue,
     regionsFailed: totals.regionsFailed,
   };
   if (metrics) publishCoverage(metrics, report);
@@ -374,9 +417,17 @@ async function finishIfComplete(reconciler: Reconciler, run: RunState, signal?: 
     inactive: totals.inactive,
     repairs: totals.repairs,
     notEnqueued: totals.notEnqueued,
+    waitingInDeadLetterQueue: totals.waitingInDeadLetterQueue,
     regionsFailed: Object.keys(totals.regionsFailed),
     startedAt: run.startedAt,
   });
+  if (totals.waitingInDeadLetterQueue > 0)
+    logger.warn(
+      "pairs whose dead letter waits in the DLQ were not enqueued again: `gd-onboard dlq list` says why",
+      {
+        pairs: totals.waitingInDeadLetterQueue,
+      },
+    );
   const without = regionsWith(totals.byRegion, "no-administrator-detector");
   if (without.length > 0)
     logger.warn("GuardDuty is not enabled for the administrator in these regions: nothing can join there", {

@@ -13,6 +13,7 @@ import { SendMessageBatchCommand, SQSClient } from "@aws-sdk/client-sqs";
 import type { SQSRecord } from "aws-lambda";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
+import { DeadLetterIndex } from "#shared/dead-letter-index";
 import { ConfigError } from "#shared/errors";
 import { PipelineMetrics } from "#shared/metrics";
 import { DEFAULT_PROFILE, detectorFeatures, plansFor } from "#shared/protection";
@@ -92,6 +93,7 @@ describe("a reconcile run", () => {
   let dynamo: LocalDynamo;
   let dynamodb: DynamoDBClient;
   let table: string;
+  let indexTable: string;
   let runNumber = 0;
   /** Units sent to ReconcileQueue and not yet run, in order. */
   let queued: ReconcileUnit[];
@@ -140,11 +142,14 @@ describe("a reconcile run", () => {
 
   beforeAll(async () => {
     dynamo = await startLocalDynamo(
-      readStack().tables.filter(({ name }) => name === "ReconcileRunsTable"),
+      readStack().tables.filter(
+        ({ name }) => name === "ReconcileRunsTable" || name === "DeadLetterIndexTable",
+      ),
       ADMIN,
       "unit",
     );
     table = dynamo.tables.ReconcileRunsTable as string;
+    indexTable = dynamo.tables.DeadLetterIndexTable as string;
     dynamodb = new DynamoDBClient({
       endpoint: dynamo.endpoint,
       region: "us-east-1",
@@ -438,6 +443,49 @@ describe("a reconcile run", () => {
     expect(
       lines.filter((line) => line.message === "repair not enqueued; the next run enqueues it again"),
     ).toContainEqual(expect.objectContaining({ accountId: ids[2] }));
+  });
+
+  it("reports the pairs whose dead letter waits in the DLQ and enqueues no repair for them", async () => {
+    vi.spyOn(process.stdout, "write").mockImplementation(() => true);
+    const stderr = vi.spyOn(process.stderr, "write").mockImplementation(() => true);
+    organization = organization.slice(0, 5);
+    const missing = ids[2] as string;
+    const index = new DeadLetterIndex(dynamodb, indexTable);
+    await index.record([
+      { accountId: missing, region: "us-east-1", reason: "member-limit-reached" },
+      { accountId: missing, region: "eu-west-1", reason: "member-limit-reached" },
+    ]);
+
+    const subject = { ...reconciler(), deadLetters: index };
+    const { runId } = await drive(subject);
+
+    const report = (await subject.runs.report(runId)) as ReconcileReport;
+    expect(report.waitingInDeadLetterQueue).toBe(2);
+    expect(report.repairs).toEqual({ "invited-not-accepted": 2, "monitoring-stopped": 2 });
+    expect(repairsSent().map(({ accountId }) => accountId)).not.toContain(missing);
+    expect(stderr.mock.calls.map((call) => JSON.parse(String(call[0])))).toContainEqual(
+      expect.objectContaining({
+        message:
+          "pairs whose dead letter waits in the DLQ were not enqueued again: `gd-onboard dlq list` says why",
+        pairs: 2,
+      }),
+    );
+  });
+
+  it("enqueues every repair when the dead-letter index cannot be read, and says so", async () => {
+    vi.spyOn(process.stdout, "write").mockImplementation(() => true);
+    const stderr = vi.spyOn(process.stderr, "write").mockImplementation(() => true);
+    organization = organization.slice(0, 5);
+
+    const subject = { ...reconciler(), deadLetters: new DeadLetterIndex(dynamodb, "no-such-table") };
+    const { runId } = await drive(subject);
+
+    const report = (await subject.runs.report(runId)) as ReconcileReport;
+    expect(report.waitingInDeadLetterQueue).toBe(0);
+    expect(repairsSent()).toHaveLength(3);
+    expect(stderr.mock.calls.map((call) => JSON.parse(String(call[0])).message)).toContain(
+      "dead-letter index not read; pairs waiting in the DLQ are enqueued again",
+    );
   });
 
   it("fails a unit whose own sends SQS did not confirm, so that SQS delivers it again", async () => {
