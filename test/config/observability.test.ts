@@ -414,6 +414,7 @@ describe("timeouts", () => {
       DEAD_LETTER_QUEUE_URL: "https://sqs.us-east-1.amazonaws.com/210987654321/dead-letter",
       ACCEPT_QUEUE_URL: "https://sqs.us-east-1.amazonaws.com/210987654321/accept",
       ACCOUNT_DIRECTORY_TABLE: "guardduty-onboarding-test-account-directory",
+      DEAD_LETTER_INDEX_TABLE: "guardduty-onboarding-test-dead-letter-index",
       ADMINISTRATOR_ACCOUNT_ID: "210987654321",
     });
 

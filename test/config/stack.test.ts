@@ -23,19 +23,25 @@ beforeAll(async () => {
 }, 180_000);
 
 describe("packaged stack", () => {
-  it("has the standard queues and the member side's, every one encrypted with SQS-managed keys", () => {
+  it("has the standard queues, the member side's and the reconcile's, every one encrypted with SQS-managed keys", () => {
     const queues = ofType("AWS::SQS::Queue").map(([name]) => name);
 
-    expect(queues.sort()).toEqual(["AcceptQueue", "DeadLetterQueue", "OnboardingQueue", "RetryQueue"]);
+    expect(queues.sort()).toEqual([
+      "AcceptQueue",
+      "DeadLetterQueue",
+      "OnboardingQueue",
+      "ReconcileQueue",
+      "RetryQueue",
+    ]);
     for (const name of queues) {
       expect(props(name).SqsManagedSseEnabled).toBe(true);
       expect(props(name).FifoQueue).toBeUndefined();
     }
   });
 
-  it("keeps dead letters 14 days and redrives both source queues to the DLQ after ≥ 5 receives", () => {
+  it("keeps dead letters 14 days and redrives every source queue to the DLQ after ≥ 5 receives", () => {
     expect(props("DeadLetterQueue").MessageRetentionPeriod).toBe(14 * 24 * 3600);
-    for (const name of ["OnboardingQueue", "RetryQueue", "AcceptQueue"]) {
+    for (const name of ["OnboardingQueue", "RetryQueue", "AcceptQueue", "ReconcileQueue"]) {
       expect(props(name).RedrivePolicy).toEqual({
         deadLetterTargetArn: { "Fn::GetAtt": ["DeadLetterQueue", "Arn"] },
         maxReceiveCount: expect.any(Number),
@@ -55,7 +61,7 @@ describe("packaged stack", () => {
     }));
 
   it("sets each source queue's visibility timeout to at least 6 × its function's timeout", () => {
-    expect(mappings()).toHaveLength(3);
+    expect(mappings()).toHaveLength(4);
     for (const { queue, fn } of mappings()) {
       expect(props(queue).VisibilityTimeout, queue).toBeGreaterThanOrEqual(6 * (props(fn).Timeout as number));
     }
@@ -86,6 +92,19 @@ describe("packaged stack", () => {
     expect(accept?.mapping.BatchSize).toBeLessThanOrEqual(10);
     expect(accept?.mapping.MaximumBatchingWindowInSeconds ?? 0).toBe(0);
     expect(concurrency(accept)).toBeGreaterThan(concurrency(onboard));
+  });
+
+  it("keeps its tables encrypted, billed per request, their items expiring (TTL expiresAt)", () => {
+    const tables = ofType("AWS::DynamoDB::Table").map(([name]) => name);
+
+    expect(tables.sort()).toEqual(["AccountDirectoryTable", "DeadLetterIndexTable", "ReconcileRunsTable"]);
+    for (const name of tables) {
+      expect(props(name)).toMatchObject({
+        BillingMode: "PAY_PER_REQUEST",
+        SSESpecification: { SSEEnabled: true },
+        TimeToLiveSpecification: { AttributeName: "expiresAt", Enabled: true },
+      });
+    }
   });
 
   it("runs the function on nodejs22.x with the stage parameters in its environment", () => {

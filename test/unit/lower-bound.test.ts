@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { burstLowerBound, trickleLowerBound } from "../../bench/lower-bound.ts";
 import { DEFAULT_PROFILE } from "../../bench/profile.ts";
+import { reconcileLowerBound } from "../../bench/reconcile-scale.ts";
 
 const member = { concurrency: 50 };
 
@@ -29,5 +30,25 @@ describe("the bench's lower bound, per membership mode", () => {
     expect(bound.guarddutyCalls).toBe(5 * 2 * 3);
     expect(bound.enabledP50Ms).toBe(organizations.latencyMs + guardduty.latencyMs);
     expect(bound.p50Ms).toBe(bound.enabledP50Ms);
+  });
+});
+
+describe("the reconcile-scale lower bound", () => {
+  it("is the sequential listing at the Organizations bucket's pace, then the last chunk's two GuardDuty latencies", () => {
+    // 50,000 accounts: 2,500 pages, 10 at once then 5 a second (+ one 80 ms latency); each region's
+    // 1,000 GetMembers at 10 a second in parallel with it (98 s), so the listing bounds the run.
+    const bound = reconcileLowerBound(50_000, 49_999, 17, DEFAULT_PROFILE);
+
+    expect(bound.wallTimeMs).toBe(((2_500 - 10) / 5) * 1000 + 80 + 2 * 50);
+    // Pages, and per region ⌈49,999/50⌉ GetMembers and as many GetMemberDetectors, and one ListDetectors.
+    expect(bound.callsPerAccount).toBeCloseTo((2_500 + 17 * (2 * 1_000 + 1)) / 50_000, 10);
+  });
+
+  it("is bounded by a region's GetMembers when GuardDuty's bucket is the slower one", () => {
+    const slowGuardDuty = { ...DEFAULT_PROFILE, guardduty: { latencyMs: 50, ratePerSecond: 1, burst: 20 } };
+
+    expect(reconcileLowerBound(50_000, 49_999, 17, slowGuardDuty).wallTimeMs).toBe(
+      ((1_000 - 20) / 1) * 1000 + 50 + 2 * 50,
+    );
   });
 });
