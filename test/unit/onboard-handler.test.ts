@@ -673,6 +673,24 @@ describe("the repair of a member whose e-mail failed verification (step recreate
     expect(guardduty.commandCalls(InviteMembersCommand)[0]?.args[0].input.AccountIds).toEqual([a]);
   });
 
+  it("deletes nothing for an account no longer active in the organization", async () => {
+    // Prepare
+    const [suspended] = accountIds(1) as [string];
+    member(suspended, "SUSPENDED");
+    withStatus({ [suspended]: "EmailVerificationFailed" });
+    const invoke = await handler(ONE_REGION);
+
+    // Act
+    const result = await invoke([repair(suspended)]);
+
+    // Assess
+    expect(result).toEqual({ batchItemFailures: [] });
+    expect(guardduty.calls()).toHaveLength(0);
+    expect(logLines().map((line) => JSON.parse(line))).toEqual([
+      expect.objectContaining({ accountId: suspended, outcome: "skipped", reason: "account-not-active" }),
+    ]);
+  });
+
   it("retries a failing DeleteMembers at the recreate step, without creating the member", async () => {
     // Prepare
     const [a] = accountIds(1) as [string];
