@@ -49,9 +49,10 @@ sandbox, Lambda's SQS event source) and prints what happened.
                     '{"default":{"S3_DATA_EVENTS":"ENABLED","EKS_AUDIT_LOGS":"DISABLED"}}'
                     (default: the documented default profile, README "Protection")
   --drift           then put members out of place (a member resigns, the administrator stops monitoring
-                    one, disassociates one, deletes one, invites one again; a member turns a plan the
-                    other way), close one account, remove one, let one join; run the reconcile function
-                    once and print the coverage it restored (README, "Coverage"; needs --accounts >= 8)
+                    one, disassociates one, deletes one, invites one again, re-creates one with an
+                    address its verification fails on; a member turns a plan the other way), close one
+                    account, remove one, let one join; run the reconcile function once and print the
+                    coverage it restored (README, "Coverage"; needs --accounts >= 9)
   --seed N          seed of the organization and every injected fault (default: 42)
   --json            print only one JSON summary on stdout; logs go to stderr or --logs
   --logs FILE       write the function's structured logs to FILE

@@ -203,7 +203,10 @@ export interface GuardDutyScenario {
   readonly invitationDelayMs: number;
   /** How long an invitation sent with e-mail notification shows EmailVerificationInProgress. */
   readonly emailVerificationMs: number;
-  /** Accounts whose e-mail verification fails (their invitation ends EmailVerificationFailed). */
+  /**
+   * Accounts whose e-mail verification fails whatever their address (their invitation ends
+   * EmailVerificationFailed); an undeliverable address fails too (`undeliverable`).
+   */
   readonly emailVerificationFailures: readonly string[];
 }
 
@@ -224,6 +227,14 @@ function defaultOrganizationConfiguration(autoEnable: AutoEnable): OrganizationC
       })),
     })),
   };
+}
+
+/**
+ * An address no mail reaches, so GuardDuty's invitation e-mail cannot be verified: one under the reserved
+ * top-level domain `invalid`, which never resolves (RFC 6761, section 6.4).
+ */
+export function undeliverable(email: string): boolean {
+  return /\.invalid$/i.test(email.trim());
 }
 
 function badRequest(message: string): SandboxError {
@@ -875,10 +886,15 @@ export class GuardDutyState {
     return detector;
   }
 
-  /** Time-driven transitions: an e-mail verification ends (Invited, or EmailVerificationFailed). */
+  /**
+   * Time-driven transitions: an e-mail verification ends (Invited, or EmailVerificationFailed). It fails
+   * for the scenario's accounts whatever their address, and for an address no mail reaches: the member
+   * deleted and created again with a deliverable address (the account's own) verifies.
+   */
   private advance(record: MemberRecord): MemberRecord {
     if (record.status === "EmailVerificationInProgress" && (record.verifiedAt ?? 0) <= this.now()) {
-      const failed = this.scenario.emailVerificationFailures.includes(record.accountId);
+      const failed =
+        this.scenario.emailVerificationFailures.includes(record.accountId) || undeliverable(record.email);
       this.setStatus(record, failed ? "EmailVerificationFailed" : "Invited");
     }
     return record;

@@ -91,7 +91,10 @@ export interface ScenarioOptions {
   readonly invitationDelayMs?: number;
   /** How long an invitation sent with e-mail notification stays EmailVerificationInProgress; default 0. */
   readonly emailVerificationMs?: number;
-  /** Accounts whose invitation e-mail fails verification (EmailVerificationFailed). */
+  /**
+   * Accounts whose invitation e-mail fails verification (EmailVerificationFailed) whatever their address.
+   * Any member created with an address no mail reaches (under the reserved domain `.invalid`) fails too.
+   */
   readonly emailVerificationFailures?: readonly string[];
   /** Accounts that hold none of the member roles (AssumeRole is denied), e.g. the role was deleted. */
   readonly unassumableAccounts?: readonly string[];

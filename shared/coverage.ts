@@ -177,9 +177,10 @@ export function summaryOf(byVerdict: Readonly<Record<Verdict, number>>): Coverag
  * CreateMembers and, in invitation mode, InviteMembers again — `members.ts` re-invites a Removed,
  * Resigned or Created member), `accept` (the member side only: the invitation is out), `verify`
  * (the administrator reads and applies the plans; a Disabled member's monitoring is started again
- * first, `member-protection.ts`), or none: `email-verification-failed` needs a person (fix the
- * e-mail, DeleteMembers, then backfill), `no-administrator-detector` an administrator detector, and
- * `region-not-enabled-for-account` the account's own opt-in.
+ * first, `member-protection.ts`), `recreate` (an `EmailVerificationFailed` member is deleted and
+ * onboarded again with the account's e-mail read afresh — the GuardDuty User Guide's repair), or none:
+ * `no-administrator-detector` needs an administrator detector, and `region-not-enabled-for-account`
+ * the account's own opt-in.
  */
 export type Repair = "onboard" | Step;
 
@@ -202,6 +203,9 @@ export function repairOf(pair: PairVerdict, options: RepairOptions): Repair | un
     case "plans-differ":
     case "monitoring-stopped":
       return "verify";
+    case "email-verification-failed":
+      // Organization mode as well: the member was invited once, and CreateMembers alone enables it again.
+      return "recreate";
     default:
       return undefined;
   }

@@ -61,17 +61,25 @@ export class AccountDirectory {
 
   /**
    * Looks the accounts up. `since`: when the newest of them is known to have existed (its event's time),
-   * so that a listing started later certainly holds it.
+   * so that a listing started later certainly holds it. `fresh`: accounts whose e-mail must be read from
+   * Organizations now (`DescribeAccount`), not from this container, the shared store or a listing — the
+   * repair of an e-mail that failed verification must not reuse what it was built from.
    */
   async lookup(
     accountIds: readonly string[],
-    options: { readonly since?: number; readonly signal?: AbortSignal } = {},
+    options: {
+      readonly since?: number;
+      readonly fresh?: ReadonlySet<string>;
+      readonly signal?: AbortSignal;
+    } = {},
   ): Promise<Map<string, AccountLookup>> {
     const { signal } = options;
+    const fresh = options.fresh ?? new Set<string>();
     // A listing older than an entry's life no longer holds these accounts in the store: list again.
     const since = Math.max(options.since ?? Date.now(), Date.now() - ENTRY_TTL_SECONDS * 1000);
     const results = new Map<string, AccountLookup>();
-    const remaining = () => [...new Set(accountIds)].filter((id) => !this.#cached(id, results));
+    const remaining = () =>
+      [...new Set(accountIds)].filter((id) => !fresh.has(id) && !this.#cached(id, results));
     let wanted = remaining();
     if (wanted.length > 0 && this.#store) {
       await this.#shared(async (store) => this.#remember(await store.get(wanted, signal)));
@@ -81,6 +89,7 @@ export class AccountDirectory {
       await this.#listOnce(wanted, since, signal);
       wanted = remaining();
     }
+    wanted.push(...new Set(accountIds.filter((id) => fresh.has(id))));
     const described = await mapWithConcurrency(wanted, DESCRIBE_CONCURRENCY, (id) =>
       this.#describe(id, signal),
     );

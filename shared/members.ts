@@ -13,7 +13,7 @@ import {
   MAX_ACCOUNTS_PER_CALL,
   NEEDS_NO_INVITATION,
 } from "./guardduty.ts";
-import { removeMembers } from "./member-removal.ts";
+import { deleteUnverifiedMembers, removeMembers } from "./member-removal.ts";
 import type { CellOutcome } from "./outcomes.ts";
 import { describeError, redact } from "./privacy.ts";
 
@@ -190,6 +190,25 @@ export class RegionMembers {
       return new Map(accountIds.map((id) => [id, none]));
     }
     return removeMembers(this.#client, detectorId, accountIds, signal);
+  }
+
+  /**
+   * The repair of `EmailVerificationFailed`, before onboarding: deletes the members of `accountIds` that
+   * still are `EmailVerificationFailed` (`member-removal.ts`). Answers an outcome only for the accounts
+   * that cannot go on to `onboard`; a failure to find the detector is left to `onboard` to report.
+   */
+  async deleteUnverified(
+    accountIds: readonly string[],
+    signal?: AbortSignal,
+  ): Promise<Map<string, CellOutcome>> {
+    let detectorId: string | undefined;
+    try {
+      detectorId = await this.#detector(signal);
+    } catch {
+      return new Map();
+    }
+    if (!detectorId) return new Map();
+    return deleteUnverifiedMembers(this.#client, detectorId, accountIds, signal);
   }
 
   /**

@@ -42,7 +42,8 @@ export const OnboardingRequestSchema = z.object({
   requestedAt: z.optional(z.iso.datetime()),
   /**
    * Where to resume: `accept` = the member-side step only (the invitation went out already); `verify` =
-   * the member is associated, its protection plans are verified (and applied) only.
+   * the member is associated, its protection plans are verified (and applied) only; `recreate` = a member
+   * still `EmailVerificationFailed` is deleted, then the account is onboarded with its e-mail read again.
    */
   step: z.optional(z.enum(STEPS)),
   /** Absent means `onboard`; `offboard` disassociates and deletes the member (a departed or closed account). */

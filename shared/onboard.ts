@@ -17,16 +17,17 @@ import { administratorSide } from "./stages/administrator-side.ts";
 import { admit } from "./stages/admit.ts";
 import { exhaustRetries } from "./stages/exhaust-retries.ts";
 import { offboard } from "./stages/offboard.ts";
+import { recreateMembers } from "./stages/recreate-members.ts";
 import { resolveAccounts } from "./stages/resolve-accounts.ts";
 import { verifyProtection } from "./stages/verify-protection.ts";
 
 /**
  * The onboard function's pipeline, one SQS batch at a time, as stages over one plan of
- * (account × region) cells: admit the records, resolve the accounts in Organizations, the administrator
- * side (≤ 50 accounts a GuardDuty call, per region), the protection plans of associated members
- * verified (and applied), then report, route and send. Invited members are handed to the member side's
- * queue (the accept function), which sends them back here once accepted; nothing here enters a member
- * account.
+ * (account × region) cells: admit the records, resolve the accounts in Organizations, delete the members
+ * a `recreate` repairs, the administrator side (≤ 50 accounts a GuardDuty call, per region), the
+ * protection plans of associated members verified (and applied), then report, route and send. Invited
+ * members are handed to the member side's queue (the accept function), which sends them back here once
+ * accepted; nothing here enters a member account.
  */
 
 export interface Onboarding {
@@ -138,6 +139,7 @@ export async function onboardBatch(
     [
       offboard(deps.members, config.offboardDepartedAccounts),
       resolveAccounts(deps.accounts),
+      recreateMembers(deps.members),
       administratorSide(deps.members),
       verifyProtection(deps.protections, organizationFindings(deps), (region, detail) =>
         deps.logger.warn("organization configuration could not be read", { region, detail }),

@@ -28,10 +28,21 @@ export type Outcome = (typeof OUTCOMES)[number];
 
 /**
  * The step a request resumes at: `accept` is the member side (the invitation went out already); `verify`
- * is the administrator's check of an associated member's plans (shared/member-protection.ts).
+ * is the administrator's check of an associated member's plans (shared/member-protection.ts);
+ * `recreate` is the repair of a member whose invitation e-mail failed verification: its member is
+ * deleted if it still is `EmailVerificationFailed`, then onboarded afresh with the account's e-mail read
+ * again (shared/member-removal.ts, shared/stages/recreate-members.ts).
  */
-export const STEPS = ["accept", "verify"] as const;
+export const STEPS = ["accept", "verify", "recreate"] as const;
 export type Step = (typeof STEPS)[number];
+
+/**
+ * Whether a request goes through the administrator side's CreateMembers and InviteMembers: a fresh
+ * request, or a `recreate` once its unverifiable member is gone.
+ */
+export function startsAtAdministrator(step: Step | undefined): boolean {
+  return step === undefined || step === "recreate";
+}
 
 export interface CellOutcome {
   readonly outcome: Outcome;

@@ -1,7 +1,7 @@
 import { retryDelaySeconds } from "./backoff.ts";
 import { deadLetterOf, invalidDeadLetter } from "./dead-letter.ts";
 import type { OnboardingRequest } from "./message.ts";
-import { awaitsAcceptance, awaitsVerification } from "./outcomes.ts";
+import { awaitsAcceptance, awaitsVerification, STEPS } from "./outcomes.ts";
 import { byMessage, type Cell, type Plan } from "./plan.ts";
 
 /**
@@ -79,8 +79,9 @@ function routeMessage(
       ),
     );
   }
-  // One retry per step: regions failing at the member side resume there, the others from the start.
-  for (const step of [undefined, "accept", "verify"] as const) {
+  // One retry per step: regions failing at a step (the member side, verification, a recreate) resume
+  // there, the others from the start.
+  for (const step of [undefined, ...STEPS]) {
     const retrying = cells.filter(({ outcome }) => outcome?.outcome === "retry" && outcome.step === step);
     const [failing] = retrying;
     if (!failing?.outcome) continue;

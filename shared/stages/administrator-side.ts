@@ -1,11 +1,12 @@
 import type { RegionMembers } from "../members.ts";
-import { awaitsVerification, type CellOutcome } from "../outcomes.ts";
+import { awaitsVerification, type CellOutcome, startsAtAdministrator } from "../outcomes.ts";
 import { type Cell, decide, enrich, type Plan, pairOf, pending, type Stage } from "../plan.ts";
 
 /**
  * The administrator side: per region, in parallel, every pending account of the batch at once —
  * CreateMembers, then (invitation mode) InviteMembers, ≤ 50 accounts a call (`members.ts`). Cells
- * resuming at acceptance skip it: their invitation went out on an earlier attempt.
+ * resuming at acceptance skip it: their invitation went out on an earlier attempt. Cells of a `recreate`
+ * come here once their unverifiable member is deleted (`recreate-members.ts`).
  */
 export function administratorSide(members: ReadonlyMap<string, RegionMembers>): Stage {
   return async (plan: Plan, signal?: AbortSignal): Promise<Plan> => {
@@ -15,7 +16,7 @@ export function administratorSide(members: ReadonlyMap<string, RegionMembers>): 
         const accounts = new Map<string, string>();
         for (const cell of pending(
           plan,
-          (candidate) => candidate.region === region && candidate.request.step === undefined,
+          (candidate) => candidate.region === region && startsAtAdministrator(candidate.request.step),
         )) {
           if (cell.email) accounts.set(cell.request.accountId, cell.email);
         }

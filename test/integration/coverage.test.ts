@@ -1,7 +1,9 @@
 import {
+  CreateMembersCommand,
   DeleteMembersCommand,
   DisassociateFromAdministratorAccountCommand,
   DisassociateMembersCommand,
+  GetMembersCommand,
   GuardDutyClient,
   InviteMembersCommand,
   ListDetectorsCommand,
@@ -22,7 +24,8 @@ import { onboardAccounts, startTestStack } from "../support/local.ts";
  * people and member accounts make (a member resigns, the administrator stops monitoring one, removes
  * one, deletes one, invites one again by hand, a member turns a plan off), `gd-onboard coverage --local --json` gives each pair its
  * verdict, the reconcile function enqueues the repairs, and once the queues drain every pair is
- * protected again.
+ * protected again. A member whose invitation e-mail failed verification is deleted and created again
+ * with the account's e-mail.
  */
 const REGIONS = ["us-east-1", "eu-west-1"];
 let local: LocalStack | undefined;
@@ -143,6 +146,47 @@ describe("coverage", () => {
     const after = await coverage(stack);
     expect(after).toMatchObject({ coverage: 1, desired, byVerdict: { protected: desired } });
     expect(stack.sandbox.counters.calls("StartMonitoringMembers", region)).toBe(1);
+    expect(await peekDeadLetters(stack.sqs.client, stack.sqs.urls.DeadLetterQueue as string)).toEqual([]);
+  });
+
+  it("repairs a member whose invitation e-mail failed verification: deleted, created with the account's e-mail, invited once, protected", async () => {
+    // Prepare: two accounts protected; one re-created by hand with an address no mail reaches, and invited.
+    const region = "us-east-1";
+    const [failing, bystander] = accountIds(2, 650000000000) as [string, string];
+    local = await startTestStack([failing, bystander], { regions: [region], sandbox: { accountCount: 0 } });
+    const stack = local;
+    await onboardAccounts(stack, [failing, bystander, stack.sandbox.managementAccountId]);
+    const admin = client(stack, region);
+    const DetectorId = await detectorOf(admin);
+    await admin.send(new DisassociateMembersCommand({ DetectorId, AccountIds: [failing] }));
+    await admin.send(new DeleteMembersCommand({ DetectorId, AccountIds: [failing] }));
+    await admin.send(
+      new CreateMembersCommand({
+        DetectorId,
+        AccountDetails: [{ AccountId: failing, Email: `acct-${failing}@example.invalid` }],
+      }),
+    );
+    await admin.send(new InviteMembersCommand({ DetectorId, AccountIds: [failing] }));
+    const before = await coverage(stack);
+    const invitationsBefore = stack.sandbox.counters.invitations(failing, region);
+
+    // Act: the scheduled reconciliation, then the pipeline works through its repair.
+    const report = await runReconcile(stack, { runId: "schedule-email-verification" });
+    await stack.drained(60_000);
+
+    // Assess
+    expect(
+      before.pairs
+        .filter((pair) => pair.verdict !== "protected")
+        .map(({ accountId, region, verdict }) => ({ accountId, region, verdict })),
+    ).toEqual([{ accountId: failing, region, verdict: "email-verification-failed" }]);
+    expect(report.repairs).toEqual({ "email-verification-failed": 1 });
+    expect(await coverage(stack)).toMatchObject({ coverage: 1, byVerdict: { protected: 3 } });
+    expect(stack.sandbox.status(failing, region)).toBe("Enabled");
+    expect(stack.sandbox.counters.invitations(failing, region) - invitationsBefore).toBe(1);
+    const { Members = [] } = await admin.send(new GetMembersCommand({ DetectorId, AccountIds: [failing] }));
+    const account = stack.sandbox.accounts().find(({ id }) => id === failing);
+    expect(Members[0]?.Email).toBe(account?.email);
     expect(await peekDeadLetters(stack.sqs.client, stack.sqs.urls.DeadLetterQueue as string)).toEqual([]);
   });
 });

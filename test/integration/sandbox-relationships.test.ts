@@ -58,15 +58,22 @@ const administrator = () => guardDuty(ADMINISTRATOR_ACCESS_KEY_ID);
 const detector = async (client: GuardDutyClient) =>
   (await client.send(new ListDetectorsCommand({}))).DetectorIds?.[0] as string;
 
-/** A new account of the organization, made a member and invited (without e-mail unless asked). */
-async function invited(options: { accountId?: string; email?: boolean } = {}): Promise<string> {
+/**
+ * A new account of the organization, made a member (with `address`, by default a deliverable one) and
+ * invited (without e-mail unless asked).
+ */
+async function invited(
+  options: { accountId?: string; email?: boolean; address?: (accountId: string) => string } = {},
+): Promise<string> {
   const accountId = options.accountId ?? String(next++);
   sandbox.addAccounts([{ id: accountId }]);
   const DetectorId = await detector(administrator());
   await administrator().send(
     new CreateMembersCommand({
       DetectorId,
-      AccountDetails: [{ AccountId: accountId, Email: `a-${accountId}@example.com` }],
+      AccountDetails: [
+        { AccountId: accountId, Email: options.address?.(accountId) ?? `a-${accountId}@example.com` },
+      ],
     }),
   );
   await administrator().send(
@@ -118,6 +125,37 @@ describe("relationship states", () => {
     expect(again.UnprocessedAccounts).toEqual([
       { AccountId: accountId, Result: GuardDutyText.emailVerificationFailed },
     ]);
+  });
+
+  it("fails the verification of an address no mail reaches, and verifies the account's own once the member is created again", async () => {
+    // Prepare: a member created with an address under the reserved domain .invalid, invited with e-mail.
+    const accountId = await invited({ email: true, address: (id) => `acct-${id}@example.invalid` });
+    await new Promise((resolve) => setTimeout(resolve, VERIFICATION_MS + 50));
+    const failed = sandbox.status(accountId, REGION);
+    const DetectorId = await detector(administrator());
+
+    // Act: the User Guide's repair — DeleteMembers, CreateMembers with the account's e-mail, InviteMembers.
+    const deleted = await administrator().send(
+      new DeleteMembersCommand({ DetectorId, AccountIds: [accountId] }),
+    );
+    await administrator().send(
+      new CreateMembersCommand({
+        DetectorId,
+        AccountDetails: [
+          {
+            AccountId: accountId,
+            Email: sandbox.accounts().find(({ id }) => id === accountId)?.email as string,
+          },
+        ],
+      }),
+    );
+    await administrator().send(new InviteMembersCommand({ DetectorId, AccountIds: [accountId] }));
+    await new Promise((resolve) => setTimeout(resolve, VERIFICATION_MS + 50));
+
+    // Assess
+    expect(failed).toBe("EmailVerificationFailed");
+    expect(deleted.UnprocessedAccounts).toEqual([]);
+    expect(sandbox.status(accountId, REGION)).toBe("Invited");
   });
 
   it("shows Disabled while the administrator stops monitoring, and Enabled once it starts again", async () => {

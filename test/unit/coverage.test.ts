@@ -142,7 +142,7 @@ describe("repairs", () => {
     expect(repairOf(pair("plans-differ", "Enabled"), invitation)).toBe("verify");
     expect(repairOf(pair("monitoring-stopped", "Disabled"), invitation)).toBe("verify");
     expect(repairOf(pair("email-verification-failed", "EmailVerificationFailed"), invitation)).toBe(
-      undefined,
+      "recreate",
     );
     expect(repairOf(pair("no-administrator-detector"), invitation)).toBe(undefined);
     expect(repairOf(pair("region-not-enabled-for-account"), invitation)).toBe(undefined);
@@ -172,6 +172,34 @@ describe("repairs", () => {
       { key: `${A}-onboard`, request: { ...common, regions: ["us-east-1", "eu-west-1"] } },
       { key: `${A}-verify`, request: { ...common, regions: ["ap-southeast-2"], step: "verify" } },
     ]);
+  });
+
+  it("repairs a member whose e-mail failed verification by recreating it, in either membership mode", () => {
+    // Prepare
+    const failed = pair("email-verification-failed", "EmailVerificationFailed");
+    const modes = [
+      invitation,
+      { mode: "invitation", acceptInvitations: false },
+      { mode: "organization", acceptInvitations: false },
+    ] as const;
+
+    // Act
+    const repairs = modes.map((options) => repairOf(failed, options));
+    const [request] = repairRequests(
+      [failed, pair("email-verification-failed", "EmailVerificationFailed", "eu-west-1")],
+      {
+        ...invitation,
+        origin: "reconcile",
+        requestedAt: "2026-12-02T06:00:00.000Z",
+      },
+    );
+
+    // Assess
+    expect(repairs).toEqual(["recreate", "recreate", "recreate"]);
+    expect(request).toEqual({
+      key: `${A}-recreate`,
+      request: expect.objectContaining({ accountId: A, regions: [REGION, "eu-west-1"], step: "recreate" }),
+    });
   });
 });
 

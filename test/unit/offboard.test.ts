@@ -2,7 +2,9 @@ import {
   BadRequestException,
   DeleteMembersCommand,
   DisassociateMembersCommand,
+  GetMembersCommand,
   GuardDutyClient,
+  InternalServerErrorException,
   ListDetectorsCommand,
 } from "@aws-sdk/client-guardduty";
 import { mockClient } from "aws-sdk-client-mock";
@@ -158,5 +160,50 @@ describe("the offboard stage", () => {
     const onboarding = { cells: [cell(joined, "us-east-1")], notes: [] };
 
     expect(await offboard(regions(), true)(onboarding)).toBe(onboarding);
+  });
+});
+
+describe("deleting members whose e-mail failed verification (the recreate repair)", () => {
+  it("retries every account at the recreate step when their status cannot be read, deleting nothing", async () => {
+    // Prepare
+    const accounts = ids(2);
+    guardduty
+      .on(GetMembersCommand)
+      .rejects(new InternalServerErrorException({ message: "boom", $metadata: { httpStatusCode: 500 } }));
+
+    // Act
+    const outcomes = await members().deleteUnverified(accounts);
+
+    // Assess
+    expect([...outcomes.values()]).toEqual(
+      accounts.map(() => expect.objectContaining({ outcome: "retry", step: "recreate" })),
+    );
+    expect(outcomes.get(accounts[0] as string)?.detail).toMatch(/^GetMembers: /);
+    expect(guardduty.commandCalls(DeleteMembersCommand)).toHaveLength(0);
+  });
+
+  it("lets onboarding go on for a member deleted meanwhile, and leaves the detector's absence to onboarding", async () => {
+    // Prepare
+    const [gone] = ids(1) as [string];
+    guardduty.on(GetMembersCommand).resolves({
+      Members: [{ AccountId: gone, RelationshipStatus: "EmailVerificationFailed" } as never],
+      UnprocessedAccounts: [],
+    });
+    guardduty
+      .on(DeleteMembersCommand)
+      .resolves({ UnprocessedAccounts: [{ AccountId: gone, Result: NOT_ASSOCIATED }] });
+
+    // Act
+    const deletedMeanwhile = await members().deleteUnverified([gone]);
+    guardduty.on(ListDetectorsCommand).resolves({ DetectorIds: [] });
+    const noDetector = await members().deleteUnverified([gone]);
+    guardduty.on(ListDetectorsCommand).rejects(new Error("socket hang up"));
+    const unknownDetector = await members().deleteUnverified([gone]);
+
+    // Assess
+    expect(deletedMeanwhile.size).toBe(0);
+    expect(noDetector.size).toBe(0);
+    expect(unknownDetector.size).toBe(0);
+    expect(guardduty.commandCalls(DeleteMembersCommand)).toHaveLength(1);
   });
 });

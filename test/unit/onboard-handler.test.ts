@@ -529,3 +529,234 @@ describe("onboard handler", () => {
     expect(sent(RETRY)).toEqual([]);
   });
 });
+
+describe("the repair of a member whose e-mail failed verification (step recreate)", () => {
+  const ONE_REGION = { GUARDDUTY_REGIONS: "us-east-1" };
+  const repair = (accountId: string, fields: Record<string, unknown> = {}) =>
+    sqsRecord(onboardingRequest(accountId, { step: "recreate", origin: "reconcile", ...fields }));
+  const withStatus = (statuses: Record<string, string>) =>
+    guardduty.on(GetMembersCommand).callsFake(({ AccountIds = [] }: { AccountIds?: string[] }) =>
+      Promise.resolve({
+        Members: AccountIds.filter((id) => statuses[id]).map((id) => ({
+          AccountId: id,
+          RelationshipStatus: statuses[id],
+        })),
+        UnprocessedAccounts: AccountIds.filter((id) => !statuses[id]).map((id) => ({
+          AccountId: id,
+          Result:
+            "The request is rejected because the input account ID is not associated with the current account.",
+        })),
+      }),
+    );
+  const commandsCalled = () => guardduty.calls().map((call) => (call.args[0] as object).constructor.name);
+
+  beforeEach(() => {
+    guardduty.on(DeleteMembersCommand).resolves({ UnprocessedAccounts: [] });
+  });
+
+  it("checks the status, deletes the member, then creates it with the e-mail Organizations gives now and invites it", async () => {
+    // Prepare: the account was onboarded with an e-mail Organizations has since corrected.
+    const [a] = accountIds(1) as [string];
+    member(a);
+    const invoke = await handler(ONE_REGION);
+    await invoke([sqsRecord(onboardingRequest(a))]);
+    org.set(a, { ...org.get(a), Email: `fixed+${a}@example.com` });
+    guardduty.resetHistory();
+    withStatus({ [a]: "EmailVerificationFailed" });
+
+    // Act
+    const result = await invoke([repair(a)]);
+
+    // Assess
+    expect(result).toEqual({ batchItemFailures: [] });
+    expect(commandsCalled()).toEqual([
+      "GetMembersCommand",
+      "DeleteMembersCommand",
+      "CreateMembersCommand",
+      "InviteMembersCommand",
+    ]);
+    expect(guardduty.commandCalls(DeleteMembersCommand)[0]?.args[0].input).toEqual({
+      DetectorId: "det-1",
+      AccountIds: [a],
+    });
+    expect(guardduty.commandCalls(CreateMembersCommand)[0]?.args[0].input.AccountDetails).toEqual([
+      { AccountId: a, Email: `fixed+${a}@example.com` },
+    ]);
+    expect(sent(RETRY)).toEqual([]);
+    expect(sent(DLQ)).toEqual([]);
+    expect(output().some((line) => line.includes("@example.com"))).toBe(false);
+  });
+
+  it("deletes at most 50 members a call, only those still EmailVerificationFailed", async () => {
+    // Prepare
+    const ids = accountIds(60);
+    for (const id of ids) member(id);
+    const fixed = ids[0] as string;
+    withStatus(
+      Object.fromEntries(ids.map((id) => [id, id === fixed ? "Invited" : "EmailVerificationFailed"])),
+    );
+    guardduty
+      .on(CreateMembersCommand)
+      .callsFake(({ AccountDetails = [] }: { AccountDetails?: { AccountId: string }[] }) =>
+        Promise.resolve({
+          UnprocessedAccounts: AccountDetails.filter(({ AccountId }) => AccountId === fixed).map(
+            ({ AccountId }) => ({
+              AccountId,
+              Result:
+                "The request is rejected because the given account ID is already a member of the current account.",
+            }),
+          ),
+        }),
+      );
+    const invoke = await handler(ONE_REGION);
+
+    // Act
+    await invoke(ids.map((id) => repair(id)));
+
+    // Assess
+    const deleted = guardduty
+      .commandCalls(DeleteMembersCommand)
+      .map((call) => call.args[0].input.AccountIds ?? []);
+    expect(deleted.map((part) => part.length)).toEqual([50, 9]);
+    expect(deleted.flat()).not.toContain(fixed);
+    const invited = guardduty
+      .commandCalls(InviteMembersCommand)
+      .flatMap((call) => call.args[0].input.AccountIds);
+    expect(invited).toHaveLength(59);
+    expect(invited).not.toContain(fixed);
+  });
+
+  it("leaves a member that is no longer EmailVerificationFailed alone and sends it no second invitation", async () => {
+    // Prepare: someone repaired it by hand; it is invited, not yet accepted.
+    const [a] = accountIds(1) as [string];
+    member(a);
+    withStatus({ [a]: "Invited" });
+    guardduty.on(CreateMembersCommand).resolves({
+      UnprocessedAccounts: [
+        {
+          AccountId: a,
+          Result:
+            "The request is rejected because the given account ID is already a member of the current account.",
+        },
+      ],
+    });
+    const invoke = await handler(ONE_REGION);
+
+    // Act
+    const result = await invoke([repair(a)]);
+
+    // Assess
+    expect(result).toEqual({ batchItemFailures: [] });
+    expect(guardduty.commandCalls(DeleteMembersCommand)).toHaveLength(0);
+    expect(guardduty.commandCalls(InviteMembersCommand)).toHaveLength(0);
+    expect(logLines().map((line) => JSON.parse(line))).toEqual([
+      expect.objectContaining({ accountId: a, outcome: "already", reason: "already-member" }),
+    ]);
+  });
+
+  it("simply onboards a redelivered repair whose member was deleted already", async () => {
+    // Prepare
+    const [a] = accountIds(1) as [string];
+    member(a);
+    withStatus({});
+    const invoke = await handler(ONE_REGION);
+
+    // Act
+    const result = await invoke([repair(a, { attempt: 1, origin: "retry" })]);
+
+    // Assess
+    expect(result).toEqual({ batchItemFailures: [] });
+    expect(guardduty.commandCalls(DeleteMembersCommand)).toHaveLength(0);
+    expect(guardduty.commandCalls(CreateMembersCommand)[0]?.args[0].input.AccountDetails).toEqual([
+      { AccountId: a, Email: `owner+${a}@example.com` },
+    ]);
+    expect(guardduty.commandCalls(InviteMembersCommand)[0]?.args[0].input.AccountIds).toEqual([a]);
+  });
+
+  it("deletes nothing for an account no longer active in the organization", async () => {
+    // Prepare
+    const [suspended] = accountIds(1) as [string];
+    member(suspended, "SUSPENDED");
+    withStatus({ [suspended]: "EmailVerificationFailed" });
+    const invoke = await handler(ONE_REGION);
+
+    // Act
+    const result = await invoke([repair(suspended)]);
+
+    // Assess
+    expect(result).toEqual({ batchItemFailures: [] });
+    expect(guardduty.calls()).toHaveLength(0);
+    expect(logLines().map((line) => JSON.parse(line))).toEqual([
+      expect.objectContaining({ accountId: suspended, outcome: "skipped", reason: "account-not-active" }),
+    ]);
+  });
+
+  it("retries a failing DeleteMembers at the recreate step, without creating the member", async () => {
+    // Prepare
+    const [a] = accountIds(1) as [string];
+    member(a);
+    withStatus({ [a]: "EmailVerificationFailed" });
+    guardduty
+      .on(DeleteMembersCommand)
+      .rejects(new InternalServerErrorException({ message: "boom", $metadata: { httpStatusCode: 500 } }));
+    const invoke = await handler(ONE_REGION);
+
+    // Act
+    const result = await invoke([repair(a)]);
+
+    // Assess
+    expect(result).toEqual({ batchItemFailures: [] });
+    expect(guardduty.commandCalls(CreateMembersCommand)).toHaveLength(0);
+    expect(sentBodies(RETRY)).toEqual([
+      expect.objectContaining({
+        accountId: a,
+        step: "recreate",
+        attempt: 1,
+        origin: "retry",
+        regions: ["us-east-1"],
+        lastError: expect.objectContaining({ reason: "service-unavailable" }),
+      }),
+    ]);
+    expect(sent(DLQ)).toEqual([]);
+  });
+
+  it("dead-letters a refused DeleteMembers, and a failing one once attempts are spent, to replay at the recreate step", async () => {
+    // Prepare
+    const [refused, exhausted] = accountIds(2) as [string, string];
+    member(refused);
+    member(exhausted);
+    withStatus({ [refused]: "EmailVerificationFailed", [exhausted]: "EmailVerificationFailed" });
+    guardduty.on(DeleteMembersCommand).callsFake(({ AccountIds = [] }: { AccountIds?: string[] }) =>
+      AccountIds.includes(refused)
+        ? Promise.reject(
+            new BadRequestException({
+              message: "The request is rejected",
+              $metadata: { httpStatusCode: 400 },
+            }),
+          )
+        : Promise.resolve({ UnprocessedAccounts: [{ AccountId: exhausted, Result: "Internal error" }] }),
+    );
+    const invoke = await handler(ONE_REGION);
+
+    // Act: one message at a time, so that each DeleteMembers names one account.
+    await invoke([repair(refused)]);
+    await invoke([repair(exhausted, { attempt: 3, origin: "retry" })]);
+
+    // Assess
+    expect(sent(RETRY)).toEqual([]);
+    expect(guardduty.commandCalls(CreateMembersCommand)).toHaveLength(0);
+    expect(sentBodies(DLQ)).toEqual([
+      expect.objectContaining({
+        accountId: refused,
+        reason: "rejected-by-guardduty",
+        request: expect.objectContaining({ step: "recreate", regions: ["us-east-1"] }),
+      }),
+      expect.objectContaining({
+        accountId: exhausted,
+        reason: "retries-exhausted",
+        detail: expect.stringContaining("guardduty-internal-error"),
+        request: expect.objectContaining({ step: "recreate" }),
+      }),
+    ]);
+  });
+});
