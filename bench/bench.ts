@@ -250,12 +250,25 @@ async function main(): Promise<void> {
   };
   process.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : `${renderText(report)}\n`);
   if (values.markdown) {
-    writeMarkdownBlock(
-      values.markdown,
-      // Each mode's figures have their own block: an organization-mode run leaves invitation mode's alone.
-      mode === "organization" ? "bench-organization" : "bench",
-      renderMarkdown(report, `npm run bench -- ${process.argv.slice(2).join(" ")}`.trim()),
-    );
+    const command = `npm run bench -- ${process.argv.slice(2).join(" ")}`.trim();
+    // Each mode's figures have their own block: an organization-mode run leaves invitation mode's alone;
+    // the reconcile-scale scenario has its own too, so a run of one scenario leaves the others' figures.
+    const [scale, pipelines] = [
+      scenarios.filter((entry) => entry.name === "reconcile-scale"),
+      scenarios.filter((entry) => entry.name !== "reconcile-scale"),
+    ];
+    if (pipelines.length > 0)
+      writeMarkdownBlock(
+        values.markdown,
+        mode === "organization" ? "bench-organization" : "bench",
+        renderMarkdown({ ...report, scenarios: pipelines }, command),
+      );
+    if (scale.length > 0)
+      writeMarkdownBlock(
+        values.markdown,
+        "bench-reconcile-scale",
+        renderMarkdown({ ...report, scenarios: scale, handlerCpu: undefined, bundle: undefined }, command),
+      );
     progress(`figures written to ${values.markdown}`);
   }
 }

@@ -234,8 +234,12 @@ export function renderMarkdown(report: BenchReport, command: string): string {
     "",
     "Profile (an assumption — AWS publishes no throttle numbers):",
     "",
-    ...describeProfile(report.profile).map((line) => `- ${line}`),
-    `- ${settingsLine(report)}`,
+    // The reconcile reads only: the new-account burst, STS and the pipeline's settings are not its concern.
+    ...(onlyScale(report)
+      ? describeProfile(report.profile)
+          .slice(0, 2)
+          .map((line) => `- ${line}`)
+      : [...describeProfile(report.profile).map((line) => `- ${line}`), `- ${settingsLine(report)}`]),
   ];
   for (const scenario of report.scenarios) {
     if (scenario.name === "reconcile-scale") {
@@ -267,6 +271,12 @@ export function renderMarkdown(report: BenchReport, command: string): string {
       );
     }
   }
-  lines.push("", ...[...cpuAndBundle(report), ...report.notes].map((line) => `- ${line}`));
+  if (!onlyScale(report))
+    lines.push("", ...[...cpuAndBundle(report), ...report.notes].map((line) => `- ${line}`));
   return lines.join("\n");
+}
+
+/** A report of the reconcile-scale scenario alone. */
+function onlyScale(report: BenchReport): boolean {
+  return report.scenarios.every((scenario) => scenario.name === "reconcile-scale");
 }
