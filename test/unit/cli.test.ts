@@ -1,9 +1,9 @@
 import { CloudFormationClient, DescribeStacksCommand } from "@aws-sdk/client-cloudformation";
 import {
   GetMemberDetectorsCommand,
+  GetMembersCommand,
   GuardDutyClient,
   ListDetectorsCommand,
-  ListMembersCommand,
 } from "@aws-sdk/client-guardduty";
 import { ListAccountsCommand, OrganizationsClient } from "@aws-sdk/client-organizations";
 import { ReceiveMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
@@ -208,7 +208,7 @@ describe("gd-onboard coverage", () => {
       ],
     });
     guardduty.on(ListDetectorsCommand).resolves({ DetectorIds: ["det-1"] });
-    guardduty.on(ListMembersCommand).resolves({
+    guardduty.on(GetMembersCommand).resolves({
       Members: [
         { AccountId: A, RelationshipStatus: "Enabled" },
         { AccountId: B, RelationshipStatus: "Resigned" },
