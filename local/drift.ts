@@ -41,8 +41,16 @@ export const DRIFTS = [
   "plan-changed",
   "account-closed",
   "account-removed",
+  "account-left-unannounced",
 ] as const;
 export type Drift = (typeof DRIFTS)[number] | "account-joined";
+
+/** The changes after which an account is no longer active in the organization: its members must go. */
+export const DEPARTURES: ReadonlySet<Drift> = new Set([
+  "account-closed",
+  "account-removed",
+  "account-left-unannounced",
+]);
 
 export interface DriftChange {
   readonly accountId: string;
@@ -163,6 +171,11 @@ export async function applyDrift(
   });
   await organizations.send(new CloseAccountCommand({ AccountId: of("account-closed") }));
   await organizations.send(new RemoveAccountFromOrganizationCommand({ AccountId: of("account-removed") }));
+  // Removed too, but its event is lost (CloudTrail to EventBridge is best effort): the reconcile's scan of
+  // the members finds it (offboard-pending).
+  await organizations.send(
+    new RemoveAccountFromOrganizationCommand({ AccountId: of("account-left-unannounced") }),
+  );
   sandbox.addAccounts([{ id: options.joinedAccountId }]);
   changes.push({ accountId: options.joinedAccountId, change: "account-joined" });
   for (const client of [admin, resigning, changing, organizations]) client.destroy();
@@ -208,7 +221,7 @@ export function driftCoverage(
 ): DriftCoverage {
   const departed = Object.fromEntries(
     run.changes
-      .filter(({ change }) => change === "account-closed" || change === "account-removed")
+      .filter(({ change }) => DEPARTURES.has(change))
       .map(({ accountId }) => [
         accountId,
         Object.fromEntries(

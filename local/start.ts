@@ -52,7 +52,7 @@ sandbox, Lambda's SQS event source) and prints what happened.
                     one, disassociates one, deletes one, invites one again, re-creates one with an
                     address its verification fails on; a member turns a plan the other way), close one
                     account, remove one, let one join; run the reconcile function once and print the
-                    coverage it restored (README, "Coverage"; needs --accounts >= 9)
+                    coverage it restored (README, "Coverage"; needs --accounts >= 10)
   --seed N          seed of the organization and every injected fault (default: 42)
   --json            print only one JSON summary on stdout; logs go to stderr or --logs
   --logs FILE       write the function's structured logs to FILE

@@ -133,8 +133,13 @@ export function loadConfig(env: Env = process.env): Config {
     retryQueueUrl: url(env, "RETRY_QUEUE_URL"),
     acceptQueueUrl: accepts ? url(env, "ACCEPT_QUEUE_URL") : undefined,
     directoryTable: env.ACCOUNT_DIRECTORY_TABLE?.trim() || undefined,
-    offboardDepartedAccounts: bool(env, "OFFBOARD_DEPARTED_ACCOUNTS", true),
+    offboardDepartedAccounts: offboardDepartedAccounts(env),
   };
+}
+
+/** Departed and closed accounts' members are offboarded (stage parameter `offboardDepartedAccounts`). */
+export function offboardDepartedAccounts(env: Env = process.env): boolean {
+  return bool(env, "OFFBOARD_DEPARTED_ACCOUNTS", true);
 }
 
 /** IAM role names: 1–64 of `[\w+=,.@-]` (IAM API model). */

@@ -31,7 +31,10 @@ import { type OptIns, readOptIns, regionEnabled } from "./regions.ts";
  * - `plans-differ`: Enabled, but its plans differ from the profile (or could not be read);
  * - `no-administrator-detector`: the administrator has no detector in the region: nothing can join;
  * - `region-not-enabled-for-account`: an opt-in region the account has not enabled (account:ListRegions):
- *   nothing can be done there until it opts in; the next reconcile after that onboards it.
+ *   nothing can be done there until it opts in; the next reconcile after that onboards it;
+ * - `offboard-pending`: a member whose account is no longer an active account of the organization (it
+ *   left, or it was closed, and its event was lost): the reconcile's scan of the members finds it
+ *   (`departed-members.ts`) and offboards it.
  */
 export const VERDICTS = [
   "protected",
@@ -44,6 +47,7 @@ export const VERDICTS = [
   "plans-differ",
   "no-administrator-detector",
   "region-not-enabled-for-account",
+  "offboard-pending",
 ] as const;
 export type Verdict = (typeof VERDICTS)[number];
 
@@ -51,6 +55,7 @@ export type Verdict = (typeof VERDICTS)[number];
 export const UNDESIRED: ReadonlySet<Verdict> = new Set([
   "no-administrator-detector",
   "region-not-enabled-for-account",
+  "offboard-pending",
 ]);
 
 /** The verdict of a relationship status other than Enabled (GuardDuty `RelationshipStatus`). */

@@ -54,6 +54,25 @@ export async function findDetector(
   return DetectorIds[0];
 }
 
+/** One ListMembers page from `nextToken` (absent: the first), associated or not, and the next page's token. */
+export async function listMembersPage(
+  client: GuardDutyClient,
+  detectorId: string,
+  nextToken: string | undefined,
+  signal?: AbortSignal,
+): Promise<{ readonly members: Member[]; readonly nextToken?: string }> {
+  const page = await client.send(
+    new ListMembersCommand({
+      DetectorId: detectorId,
+      OnlyAssociated: "false",
+      MaxResults: PAGE_SIZE,
+      NextToken: nextToken,
+    }),
+    { abortSignal: signal },
+  );
+  return { members: page.Members ?? [], nextToken: page.NextToken };
+}
+
 /**
  * Every member of the detector, associated or not (`OnlyAssociated: "false"`: the API's default lists
  * only associated ones), page by page.
@@ -65,17 +84,9 @@ export async function* listMembers(
 ): AsyncGenerator<Member[]> {
   let nextToken: string | undefined;
   do {
-    const page = await client.send(
-      new ListMembersCommand({
-        DetectorId: detectorId,
-        OnlyAssociated: "false",
-        MaxResults: PAGE_SIZE,
-        NextToken: nextToken,
-      }),
-      { abortSignal: signal },
-    );
-    yield page.Members ?? [];
-    nextToken = page.NextToken;
+    const page = await listMembersPage(client, detectorId, nextToken, signal);
+    yield page.members;
+    nextToken = page.nextToken;
   } while (nextToken);
 }
 

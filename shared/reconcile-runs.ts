@@ -18,7 +18,8 @@ import { VERDICTS, type Verdict } from "./coverage.ts";
  *   the units done (a string set: adding an element twice is a no-op, so a redelivered unit counts
  *   once), and when it finished;
  * - `chunk#NNNNNN`: how many accounts a chunk of the listing held, how many inactive;
- * - `pairs#NNNNNN#REGION`: the verdict counts of one chunk in one region, and the repairs enqueued.
+ * - `pairs#NNNNNN#REGION`: the verdict counts of one chunk in one region, and the repairs enqueued;
+ * - `members#REGION#NNNNNN`: the departed accounts' members one stretch of a region's ListMembers found.
  * Items are overwritten whole, never added to, so a unit run twice leaves the same state. Runs expire
  * after {@link RUN_TTL_SECONDS}.
  */
@@ -32,6 +33,8 @@ const RUN = "run";
 export interface ChunkCounts {
   readonly accounts: number;
   readonly inactive: number;
+  /** The chunk's active accounts (the members scan tells departed accounts by their absence). */
+  readonly active: readonly string[];
 }
 
 /** What a pairs unit found in one region for one chunk. */
@@ -54,7 +57,7 @@ export interface RunState {
   readonly startedAt: string;
   /** Chunks the listing made; undefined while it goes on. */
   readonly chunks?: number;
-  /** Units done, `<chunk>/<region>`. */
+  /** Units done: `<chunk>/<region>` (a chunk judged in a region), `members/<region>` (a region scanned). */
   readonly done: ReadonlySet<string>;
   readonly finishedAt?: string;
 }
@@ -78,11 +81,18 @@ export function unitKey(chunk: number, region: string): string {
   return `${chunk}/${region}`;
 }
 
-/** Whether every (chunk, region) of a run whose listing ended is done. */
+/** The key of a region's finished members scan in a run's `done` set. */
+export function scanKey(region: string): string {
+  return `members/${region}`;
+}
+
+/** Whether every (chunk, region) of a run whose listing ended is done, and every region's members scanned. */
 export function complete(run: RunState): boolean {
   if (run.chunks === undefined) return false;
-  for (let chunk = 0; chunk < run.chunks; chunk++)
-    for (const region of run.regions) if (!run.done.has(unitKey(chunk, region))) return false;
+  for (const region of run.regions) {
+    if (!run.done.has(scanKey(region))) return false;
+    for (let chunk = 0; chunk < run.chunks; chunk++) if (!run.done.has(unitKey(chunk, region))) return false;
+  }
   return true;
 }
 
@@ -153,6 +163,52 @@ export class ReconcileRuns {
     return this.#update(runId, { add: "done :unit" }, { ":unit": { SS: [unitKey(chunk, region)] } }, signal);
   }
 
+  /**
+   * Records what one stretch of a region's members scan found; `finished`: the region's last page was
+   * read, and the scan is marked done. The run as it then stands (undefined while the scan goes on).
+   */
+  async recordMembers(
+    runId: string,
+    region: string,
+    stretch: number,
+    counts: RegionCounts,
+    finished: boolean,
+    signal?: AbortSignal,
+  ): Promise<RunState | undefined> {
+    await this.#put(
+      runId,
+      `members#${region}#${pad(stretch)}`,
+      { counts: { S: JSON.stringify(counts) } },
+      signal,
+    );
+    if (!finished) return undefined;
+    return this.#update(runId, { add: "done :unit" }, { ":unit": { SS: [scanKey(region)] } }, signal);
+  }
+
+  /** The organization's active accounts, as the run's listing units recorded them. */
+  async organization(runId: string, signal?: AbortSignal): Promise<Set<string>> {
+    const active = new Set<string>();
+    let startKey: Record<string, AttributeValue> | undefined;
+    do {
+      const page: QueryCommandOutput = await this.#client.send(
+        new QueryCommand({
+          TableName: this.#table,
+          KeyConditionExpression: "runId = :run AND begins_with(#item, :chunk)",
+          ExpressionAttributeNames: { "#item": "item" },
+          ExpressionAttributeValues: { ":run": { S: runId }, ":chunk": { S: "chunk#" } },
+          ExclusiveStartKey: startKey,
+          ConsistentRead: true,
+        }),
+        { abortSignal: signal },
+      );
+      for (const item of page.Items ?? [])
+        for (const id of (JSON.parse(item.counts?.S ?? "{}") as Partial<ChunkCounts>).active ?? [])
+          active.add(id);
+      startKey = page.LastEvaluatedKey;
+    } while (startKey);
+    return active;
+  }
+
   /** Claims the run's report: true for exactly one caller, however many see the run complete. */
   async claimFinish(runId: string, signal?: AbortSignal): Promise<boolean> {
     try {
@@ -221,8 +277,9 @@ export class ReconcileRuns {
         if (sort.startsWith("chunk#")) {
           accounts += (counts as ChunkCounts).accounts;
           inactive += (counts as ChunkCounts).inactive;
-        } else if (sort.startsWith("pairs#")) {
-          const region = sort.split("#")[2] as string;
+        } else if (sort.startsWith("pairs#") || sort.startsWith("members#")) {
+          const [kind, first, second] = sort.split("#");
+          const region = (kind === "pairs" ? second : first) as string;
           const found = counts as RegionCounts;
           byRegion[region] ??= zero();
           const inRegion = byRegion[region];

@@ -5,9 +5,11 @@ import { ACCOUNT_ID_PATTERN, REGION_PATTERN } from "./ids.ts";
 /**
  * The message contract of ReconcileQueue: one bounded unit of a reconcile run (README, "Scheduled
  * reconciliation"). A run is a chain of `accounts` units, each listing the next stretch of the organization
- * from the previous one's `NextToken`, and one `pairs` unit per chunk of accounts it listed, each judging
- * those accounts in the run's regions. A unit that runs out of time hands what is left on as a unit of the
- * same kind, so no invocation runs long however large the organization is.
+ * from the previous one's `NextToken`, one `pairs` unit per chunk of accounts it listed, each judging
+ * those accounts in the run's regions, and, once the organization is listed, `members` units that list
+ * each region's members for those whose account has left (`departed-members.ts`). A unit that runs out of
+ * time hands what is left on as a unit of the same kind, so no invocation runs long however large the
+ * organization is.
  */
 
 /** Accounts a listing unit gathers into one chunk: 50 ListAccounts pages of 20, 20 GetMembers of 50 a region. */
@@ -21,7 +23,7 @@ const common = {
   runId: z.string().check(z.minLength(1), z.maxLength(128)),
   /** The run's regions, fixed when it started (with `regions: all`, as discovered then). */
   regions: z.array(region).check(z.minLength(1)),
-  /** The chunk this unit makes (`accounts`) or judges (`pairs`), from 0. */
+  /** The chunk this unit makes (`accounts`) or judges (`pairs`); a `members` unit's place in its chain. From 0. */
   chunk: z.int().check(z.minimum(0)),
 };
 
@@ -40,11 +42,18 @@ export const ReconcileUnitSchema = z.discriminatedUnion("kind", [
     /** The regions still to judge for this chunk (a continuation carries fewer than the run's). */
     pending: z.array(region).check(z.minLength(1)),
   }),
+  z.object({
+    ...common,
+    kind: z.literal("members"),
+    /** The regions whose members are still to list, each from its ListMembers token (absent: the first page). */
+    scans: z.array(z.object({ region, nextToken: z.optional(z.string()) })).check(z.minLength(1)),
+  }),
 ]);
 
 export type ReconcileUnit = z.output<typeof ReconcileUnitSchema>;
 export type AccountsUnit = Extract<ReconcileUnit, { kind: "accounts" }>;
 export type PairsUnit = Extract<ReconcileUnit, { kind: "pairs" }>;
+export type MembersUnit = Extract<ReconcileUnit, { kind: "members" }>;
 
 /** Parses one ReconcileQueue body; anything else is an {@link InvalidMessageError}. */
 export function parseUnit(body: string): ReconcileUnit {

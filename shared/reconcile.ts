@@ -1,7 +1,14 @@
 import type { SQSRecord } from "aws-lambda";
 import type { BatchResult } from "./batch.ts";
 import type { Clients } from "./clients.ts";
-import { loadMembership, loadStageConfig, type MembershipMode, url } from "./config.ts";
+import { mapWithConcurrency } from "./concurrency.ts";
+import {
+  loadMembership,
+  loadStageConfig,
+  type MembershipMode,
+  offboardDepartedAccounts,
+  url,
+} from "./config.ts";
 import {
   type CoverageSummary,
   desiredAccounts,
@@ -15,8 +22,10 @@ import {
   type Verdict,
 } from "./coverage.ts";
 import { type DeadLetterIndex, pairKey } from "./dead-letter-index.ts";
+import { departedMembers, offboardRequests } from "./departed-members.ts";
 import { enqueue } from "./enqueue.ts";
 import { ConfigError } from "./errors.ts";
+import { findDetector, listMembersPage } from "./guardduty.ts";
 import type { PipelineMetrics } from "./metrics.ts";
 import { isActive, listAccountsPage } from "./organizations.ts";
 import { describeError } from "./privacy.ts";
@@ -25,6 +34,7 @@ import { complete, type ReconcileRuns, type RegionCounts, type RunState } from "
 import {
   ACCOUNTS_PER_CHUNK,
   type AccountsUnit,
+  type MembersUnit,
   type PairsUnit,
   parseUnit,
   type ReconcileUnit,
@@ -62,6 +72,8 @@ export interface ReconcileConfig {
   readonly mode: MembershipMode;
   /** Invitation mode with the member side on: an invited member's repair is its acceptance. */
   readonly acceptInvitations: boolean;
+  /** Members of departed and closed accounts are offboarded; off, they are reported only. */
+  readonly offboardDepartedAccounts: boolean;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -84,6 +96,7 @@ export function loadReconcileConfig(env: Env = process.env): ReconcileConfig {
     protection,
     mode,
     acceptInvitations,
+    offboardDepartedAccounts: offboardDepartedAccounts(env),
   };
 }
 
@@ -188,7 +201,8 @@ export async function runUnit(
   options: { readonly deadline: number; readonly signal?: AbortSignal },
 ): Promise<void> {
   if (unit.kind === "accounts") await listChunk(reconciler, unit, options);
-  else await judgeChunk(reconciler, unit, options);
+  else if (unit.kind === "pairs") await judgeChunk(reconciler, unit, options);
+  else await scanMembers(reconciler, unit, options);
 }
 
 /**
@@ -214,7 +228,11 @@ async function listChunk(
   await runs.recordChunk(
     unit.runId,
     unit.chunk,
-    { accounts: listed.length, inactive: listed.filter((account) => !account.active).length },
+    {
+      accounts: listed.length,
+      inactive: listed.filter((account) => !account.active).length,
+      active: listed.filter((account) => account.active).map((account) => account.accountId),
+    },
     signal,
   );
   const next: ReconcileUnit[] = [
@@ -229,6 +247,16 @@ async function listChunk(
     },
   ];
   if (nextToken) next.push({ ...unit, chunk: unit.chunk + 1, nextToken });
+  // The organization is listed: every region's members can now be told apart from departed accounts'.
+  else
+    next.push({
+      version: 1,
+      kind: "members",
+      runId: unit.runId,
+      regions: unit.regions,
+      chunk: 0,
+      scans: unit.regions.map((region) => ({ region })),
+    });
   await send(reconciler, next, signal);
   logger.info("reconcile progress: accounts listed", {
     runId: unit.runId,
@@ -334,6 +362,113 @@ async function judgeChunk(
 
 /** What became of a pair's repair. */
 export type RepairFate = "none" | "enqueued" | "not-enqueued" | "waiting";
+
+/**
+ * A members unit: each region's ListMembers pages from its token, every region at once (each has its
+ * own GuardDuty bucket), until the budget is spent. The members of accounts the run's listing did not find
+ * active are `offboard-pending` (`departed-members.ts`) and, with `offboardDepartedAccounts`, offboarded
+ * by the same request a departure event makes. Each region's stretch is recorded; the rest goes on.
+ */
+async function scanMembers(
+  reconciler: Reconciler,
+  unit: MembersUnit,
+  { deadline, signal }: { readonly deadline: number; readonly signal?: AbortSignal },
+): Promise<void> {
+  const { clients, runs, config, logger } = reconciler;
+  const run = await runs.get(unit.runId, signal);
+  if (!run) throw new Error(`reconcile run ${unit.runId} is not recorded`);
+  const organization = { active: await runs.organization(unit.runId, signal) };
+  const scans = await mapWithConcurrency(unit.scans, unit.scans.length, async ({ region, nextToken }) => {
+    const departed: string[] = [];
+    try {
+      const guardduty = clients.guardduty(region);
+      const detectorId = await findDetector(guardduty, signal);
+      let token = detectorId ? nextToken : undefined;
+      if (detectorId)
+        do {
+          const page = await listMembersPage(guardduty, detectorId, token, signal);
+          departed.push(
+            ...departedMembers(page.members, organization, {
+              administratorAccountId: config.administratorAccountId,
+              listedFrom: run.startedAt,
+            }),
+          );
+          token = page.nextToken;
+        } while (token && Date.now() < deadline);
+      return { region, departed, nextToken: token };
+    } catch (error) {
+      return { region, departed, failed: describeError(error) };
+    }
+  });
+
+  const byAccount = new Map<string, string[]>();
+  for (const { region, departed } of scans)
+    for (const accountId of departed) byAccount.set(accountId, [...(byAccount.get(accountId) ?? []), region]);
+  const requests = config.offboardDepartedAccounts
+    ? offboardRequests(byAccount, {
+        requestedAt: (reconciler.now?.() ?? new Date()).toISOString(),
+        correlationId: unit.runId,
+      })
+    : [];
+  const { sent, failed } =
+    requests.length === 0
+      ? { sent: [] as string[], failed: new Map<string, string>() }
+      : await enqueue(
+          clients.sqs,
+          config.onboardingQueueUrl,
+          requests.map(({ key, request }) => ({ key, body: JSON.stringify(request) })),
+          { signal },
+        );
+  for (const [key, detail] of failed)
+    logger.error("repair not enqueued; the next run enqueues it again", {
+      accountId: key.split("-")[0],
+      detail,
+    });
+  if (byAccount.size > 0)
+    logger.warn("members of accounts no longer active in the organization (their event was lost)", {
+      accounts: byAccount.size,
+      offboarding: config.offboardDepartedAccounts,
+      regions: scans.filter(({ departed }) => departed.length > 0).map(({ region }) => region),
+    });
+
+  const rest = scans.flatMap(({ region, nextToken }) => (nextToken ? [{ region, nextToken }] : []));
+  if (rest.length > 0) await send(reconciler, [{ ...unit, chunk: unit.chunk + 1, scans: rest }], signal);
+  const confirmed = new Set(sent);
+  let state: RunState | undefined;
+  for (const { region, departed, nextToken, failed: why } of scans) {
+    const pairs = departed.map((accountId) => ({
+      accountId,
+      region,
+      verdict: "offboard-pending" as const,
+      detail: "a member whose account is no longer active in the organization",
+    }));
+    const counts = regionCounts(
+      pairs,
+      (pair) =>
+        !config.offboardDepartedAccounts
+          ? "none"
+          : confirmed.has(`${pair.accountId}-offboard`)
+            ? "enqueued"
+            : "not-enqueued",
+      why,
+    );
+    if (why)
+      logger.error("members could not be listed; the region's departed members wait for the next run", {
+        region,
+        detail: why,
+      });
+    state =
+      (await runs.recordMembers(unit.runId, region, unit.chunk, counts, nextToken === undefined, signal)) ??
+      state;
+  }
+  logger.info("reconcile progress: members scanned", {
+    runId: unit.runId,
+    stretch: unit.chunk,
+    departed: byAccount.size,
+    regionsLeft: rest.map(({ region }) => region),
+  });
+  if (state) await finishIfComplete(reconciler, state, signal);
+}
 
 /** One region's counts, from each pair's verdict and what became of its repair. */
 export function regionCounts(

@@ -1,6 +1,7 @@
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
+import { DEPARTURES } from "../../local/drift.ts";
 import type { RunSummary } from "../../local/summary.ts";
 import { VERDICTS } from "../../shared/coverage.ts";
 
@@ -23,10 +24,10 @@ const REPAIRABLE = VERDICTS.filter(
  */
 describe("npm start -- --drift", () => {
   it("ends with every desired pair protected, every repair exercised, and the departed accounts no members", async () => {
-    // Act (a smaller burst than the default keeps the run short; 9 of its accounts are drifted).
+    // Act (a smaller burst than the default keeps the run short; 10 of its accounts are drifted).
     const { stdout } = await run(
       "npm",
-      ["start", "--silent", "--", "--drift", "--json", "--accounts", "10", "--logs", "/dev/null"],
+      ["start", "--silent", "--", "--drift", "--json", "--accounts", "11", "--logs", "/dev/null"],
       { timeout: 150_000 },
     );
 
@@ -40,9 +41,9 @@ describe("npm start -- --drift", () => {
       expect(coverage.repairs[verdict], verdict).toBeGreaterThanOrEqual(1);
     }
     const departed = coverage.changes
-      .filter(({ change }) => change === "account-closed" || change === "account-removed")
+      .filter(({ change }) => DEPARTURES.has(change))
       .map(({ accountId }) => accountId);
-    expect(departed).toHaveLength(2);
+    expect(departed).toHaveLength(3);
     for (const accountId of departed) {
       expect(coverage.departed[accountId]).toEqual(
         Object.fromEntries(regions.map((region) => [region, "none"])),

@@ -40,8 +40,9 @@ describe("the reconcile-scale lower bound", () => {
     const bound = reconcileLowerBound(50_000, 49_999, 17, DEFAULT_PROFILE);
 
     expect(bound.wallTimeMs).toBe(((2_500 - 10) / 5) * 1000 + 80 + 2 * 50);
-    // Pages, and per region ⌈49,999/50⌉ GetMembers and as many GetMemberDetectors, and one ListDetectors.
-    expect(bound.callsPerAccount).toBeCloseTo((2_500 + 17 * (2 * 1_000 + 1)) / 50_000, 10);
+    // Pages, and per region ⌈49,999/50⌉ GetMembers, as many GetMemberDetectors and ListMembers pages, and
+    // one ListDetectors.
+    expect(bound.callsPerAccount).toBeCloseTo((2_500 + 17 * (3 * 1_000 + 1)) / 50_000, 10);
   });
 
   it("is bounded by a region's GetMembers when GuardDuty's bucket is the slower one", () => {

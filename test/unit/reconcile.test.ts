@@ -7,6 +7,7 @@ import {
   GetMembersCommand,
   GuardDutyClient,
   ListDetectorsCommand,
+  ListMembersCommand,
 } from "@aws-sdk/client-guardduty";
 import { ListAccountsCommand, OrganizationsClient } from "@aws-sdk/client-organizations";
 import { SendMessageBatchCommand, SQSClient } from "@aws-sdk/client-sqs";
@@ -99,6 +100,8 @@ describe("a reconcile run", () => {
   let queued: ReconcileUnit[];
   /** Account id → relationship status (absent: not a member). */
   let statuses: Map<string, string>;
+  /** When each member was last changed (default: before any run). */
+  let updatedAt: Map<string, string>;
   let organization: { Id: string; State: string; Email: string }[];
   const ids = accountIds(2_050, 600000000000);
 
@@ -132,6 +135,12 @@ describe("a reconcile run", () => {
         await runUnit(subject, unit, { deadline: Date.now() + 60_000 });
     }
     return { runId, units };
+  };
+  /** The organization's first `count` accounts (the administrator first), and only their members. */
+  const shrink = (count: number) => {
+    organization = organization.slice(0, count);
+    const kept = new Set(organization.map(({ Id }) => Id));
+    for (const id of statuses.keys()) if (!kept.has(id)) statuses.delete(id);
   };
   const repairsSent = () =>
     sqs
@@ -190,6 +199,23 @@ describe("a reconcile run", () => {
       };
     });
     guardduty.on(ListDetectorsCommand).resolves({ DetectorIds: ["det-1"] });
+    updatedAt = new Map();
+    const member = (AccountId: string) => ({
+      AccountId,
+      MasterId: ADMIN,
+      Email: `owner+${AccountId}@example.com`,
+      RelationshipStatus: statuses.get(AccountId),
+      UpdatedAt: updatedAt.get(AccountId) ?? "2026-12-01T00:00:00.000Z",
+    });
+    // ListMembers pages of 50, the token being the next page's offset.
+    guardduty.on(ListMembersCommand).callsFake((input: { NextToken?: string }) => {
+      const ids = [...statuses.keys()].sort();
+      const from = Number(input.NextToken ?? 0);
+      return {
+        Members: ids.slice(from, from + 50).map(member),
+        NextToken: from + 50 < ids.length ? String(from + 50) : undefined,
+      };
+    });
     guardduty.on(GetMembersCommand).callsFake((input: { AccountIds: string[] }) => ({
       Members: input.AccountIds.filter((id) => statuses.has(id)).map((AccountId) => ({
         AccountId,
@@ -240,6 +266,7 @@ describe("a reconcile run", () => {
       "pairs 1",
       "accounts 2",
       "pairs 2",
+      "members 0",
     ]);
     expect(ACCOUNTS_PER_CHUNK).toBe(1_000);
     expect(organizations.commandCalls(ListAccountsCommand)).toHaveLength(Math.ceil(2_051 / 20));
@@ -252,6 +279,7 @@ describe("a reconcile run", () => {
     const desired = ids.filter((_, index) => index % 100 !== 99);
     const expected = (status: string | undefined) =>
       desired.filter((id) => statuses.get(id) === status).length;
+    const suspendedMembers = ids.filter((_, index) => index % 100 === 99);
     const report = (await subject.runs.report(runId)) as ReconcileReport;
     expect(report).toMatchObject({
       runId,
@@ -276,13 +304,27 @@ describe("a reconcile run", () => {
         "invited-not-accepted": 2 * expected("Invited"),
         "not-a-member": 2 * expected(undefined),
         "monitoring-stopped": 2 * expected("Disabled"),
+        "offboard-pending": 2 * suspendedMembers.length,
       },
       notEnqueued: 0,
       regionsFailed: {},
     });
-    // One request per (account, repair), naming both regions.
+    // One request per (account, repair), naming both regions; the suspended accounts' members (every
+    // hundredth account, a member with monitoring stopped) are offboarded.
     const sent = repairsSent();
-    expect(sent).toHaveLength(desired.length - expected("Enabled"));
+    expect(sent).toHaveLength(desired.length - expected("Enabled") + suspendedMembers.length);
+    expect(sent.filter((request) => request.action === "offboard")).toEqual(
+      suspendedMembers.map((accountId) => ({
+        version: 1,
+        accountId,
+        regions: ["us-east-1", "eu-west-1"],
+        attempt: 0,
+        origin: "reconcile",
+        action: "offboard",
+        requestedAt: "2026-12-06T06:00:00.000Z",
+        correlationId: runId,
+      })),
+    );
     expect(sent[0]).toEqual({
       version: 1,
       accountId: ids[1],
@@ -298,10 +340,87 @@ describe("a reconcile run", () => {
     expect(lines.join("")).not.toContain("@");
   });
 
+  it("offboards the members of accounts that left the organization, in the regions they are members of, but none changed since the run started", async () => {
+    vi.spyOn(process.stdout, "write").mockImplementation(() => true);
+    const stderr = vi.spyOn(process.stderr, "write").mockImplementation(() => true);
+    shrink(5);
+    // Two members whose accounts are not in the organization: one left long ago, one joined after the
+    // run's listing (its member was created since).
+    const [left, joined] = ["600000009001", "600000009002"];
+    statuses.set(left, "Enabled").set(joined, "Invited");
+    updatedAt.set(joined, "2999-01-01T00:00:00.000Z");
+
+    const subject = reconciler();
+    const { runId } = await drive(subject);
+
+    const report = (await subject.runs.report(runId)) as ReconcileReport;
+    const offboards = repairsSent().filter((request) => request.action === "offboard");
+    expect(offboards).toEqual([
+      expect.objectContaining({ accountId: left, regions: ["us-east-1", "eu-west-1"], origin: "reconcile" }),
+    ]);
+    expect(report.summary.byVerdict["offboard-pending"]).toBe(2);
+    expect(report.repairs["offboard-pending"]).toBe(2);
+    // Not desired: the ratio counts the organization's accounts only.
+    expect(report.summary).toMatchObject({ desired: 8, protected: 2 });
+    expect(stderr.mock.calls.map((call) => JSON.parse(String(call[0])))).toContainEqual(
+      expect.objectContaining({
+        message: "members of accounts no longer active in the organization (their event was lost)",
+        accounts: 1,
+        offboarding: true,
+      }),
+    );
+  });
+
+  it("reports departed accounts' members without offboarding them when offboardDepartedAccounts is off", async () => {
+    vi.spyOn(process.stdout, "write").mockImplementation(() => true);
+    vi.spyOn(process.stderr, "write").mockImplementation(() => true);
+    shrink(5);
+    statuses.set("600000009001", "Enabled");
+
+    const subject = reconciler({ OFFBOARD_DEPARTED_ACCOUNTS: "false" });
+    const { runId } = await drive(subject);
+
+    const report = (await subject.runs.report(runId)) as ReconcileReport;
+    expect(report.summary.byVerdict["offboard-pending"]).toBe(2);
+    expect(report.repairs["offboard-pending"]).toBeUndefined();
+    expect(report.notEnqueued).toBe(0);
+    expect(repairsSent().filter((request) => request.action === "offboard")).toEqual([]);
+  });
+
+  it("scans a region's members from its last token when its time is spent, and completes the run only when every region is scanned", async () => {
+    vi.spyOn(process.stdout, "write").mockImplementation(() => true);
+    vi.spyOn(process.stderr, "write").mockImplementation(() => true);
+    shrink(120);
+    const subject = reconciler();
+    await startRun(subject, "run-scan");
+    await runUnit(subject, queued.shift() as ReconcileUnit, { deadline: Date.now() + 60_000 });
+    const [pairs, members] = queued.splice(0, 2) as [ReconcileUnit, ReconcileUnit];
+    await runUnit(subject, pairs, { deadline: Date.now() + 60_000 });
+
+    // Act: the members unit runs out of time after one page per region.
+    await runUnit(subject, members, { deadline: 0 });
+
+    // Assess: each region goes on from its second page, in one unit; the run waits for it.
+    expect(queued).toEqual([
+      {
+        ...members,
+        chunk: 1,
+        scans: [
+          { region: "us-east-1", nextToken: "50" },
+          { region: "eu-west-1", nextToken: "50" },
+        ],
+      },
+    ]);
+    expect(await subject.runs.report("run-scan")).toBeUndefined();
+    await runUnit(subject, queued.shift() as ReconcileUnit, { deadline: Date.now() + 60_000 });
+    expect(queued).toEqual([]);
+    expect(await subject.runs.report("run-scan")).toMatchObject({ accounts: 120 });
+  });
+
   it("counts a unit delivered twice once, and reports the run once", async () => {
     vi.spyOn(process.stdout, "write").mockImplementation(() => true);
     const stderr = vi.spyOn(process.stderr, "write").mockImplementation(() => true);
-    organization = organization.slice(0, 41);
+    shrink(41);
 
     const subject = reconciler();
     const { runId } = await drive(subject, 2);
@@ -316,7 +435,7 @@ describe("a reconcile run", () => {
   it("publishes Coverage (0–1) overall and by region, CoveragePairs by verdict and DriftFound, once", async () => {
     const stdout = vi.spyOn(process.stdout, "write").mockImplementation(() => true);
     vi.spyOn(process.stderr, "write").mockImplementation(() => true);
-    organization = organization.slice(0, 5);
+    shrink(5);
     const metrics = new PipelineMetrics(
       new Metrics({ namespace: "Test", serviceName: "guardduty-onboarding" }),
     );
@@ -345,11 +464,12 @@ describe("a reconcile run", () => {
   it("judges one region of a chunk when its time is spent, and hands the other regions on as a unit of their own", async () => {
     vi.spyOn(process.stdout, "write").mockImplementation(() => true);
     vi.spyOn(process.stderr, "write").mockImplementation(() => true);
-    organization = organization.slice(0, 5);
+    shrink(5);
     const subject = reconciler();
     await startRun(subject, "run-late");
     await runUnit(subject, queued.shift() as ReconcileUnit, { deadline: Date.now() + 60_000 });
-    const pairs = queued.shift() as ReconcileUnit;
+    const [pairs, members] = queued.splice(0, 2) as [ReconcileUnit, ReconcileUnit];
+    await runUnit(subject, members, { deadline: Date.now() + 60_000 });
 
     // Act: the judging unit starts with its deadline already passed.
     await runUnit(subject, pairs, { deadline: 0 });
@@ -364,7 +484,7 @@ describe("a reconcile run", () => {
   it("leaves an invited member alone when the member side is off, and reports a region it could not read", async () => {
     vi.spyOn(process.stdout, "write").mockImplementation(() => true);
     const stderr = vi.spyOn(process.stderr, "write").mockImplementation(() => true);
-    organization = organization.slice(0, 5);
+    shrink(5);
     guardduty.on(ListDetectorsCommand).rejectsOnce(new Error("socket hang up")).resolves({ DetectorIds: [] });
 
     const subject = reconciler({ ACCEPT_INVITATIONS: "false" });
@@ -388,7 +508,7 @@ describe("a reconcile run", () => {
     const stdout = vi.spyOn(process.stdout, "write").mockImplementation(() => true);
     const stderr = vi.spyOn(process.stderr, "write").mockImplementation(() => true);
     const account = mockClient(AccountClient);
-    organization = organization.slice(0, 5);
+    shrink(5);
     const [protectedId, , , disabledId] = ids as [string, string, string, string];
     account.on(ListRegionsCommand).callsFake((input: { AccountId: string }) => {
       if (input.AccountId === disabledId) throw new Error("AccessDeniedException: no trusted access");
@@ -427,7 +547,7 @@ describe("a reconcile run", () => {
   it("counts and logs a repair SQS did not confirm, naming the account", async () => {
     vi.spyOn(process.stdout, "write").mockImplementation(() => true);
     const stderr = vi.spyOn(process.stderr, "write").mockImplementation(() => true);
-    organization = organization.slice(0, 5);
+    shrink(5);
     sqs.on(SendMessageBatchCommand, { QueueUrl: ENV.ONBOARDING_QUEUE_URL }).resolves({
       Successful: [],
       Failed: [{ Id: "1", Code: "InternalError", SenderFault: false }],
@@ -448,7 +568,7 @@ describe("a reconcile run", () => {
   it("reports the pairs whose dead letter waits in the DLQ and enqueues no repair for them", async () => {
     vi.spyOn(process.stdout, "write").mockImplementation(() => true);
     const stderr = vi.spyOn(process.stderr, "write").mockImplementation(() => true);
-    organization = organization.slice(0, 5);
+    shrink(5);
     const missing = ids[2] as string;
     const index = new DeadLetterIndex(dynamodb, indexTable);
     await index.record([
@@ -475,7 +595,7 @@ describe("a reconcile run", () => {
   it("enqueues every repair when the dead-letter index cannot be read, and says so", async () => {
     vi.spyOn(process.stdout, "write").mockImplementation(() => true);
     const stderr = vi.spyOn(process.stderr, "write").mockImplementation(() => true);
-    organization = organization.slice(0, 5);
+    shrink(5);
 
     const subject = { ...reconciler(), deadLetters: new DeadLetterIndex(dynamodb, "no-such-table") };
     const { runId } = await drive(subject);
@@ -506,7 +626,7 @@ describe("a reconcile run", () => {
 
   it("starts a run once: a schedule event delivered again enqueues the first unit again only while the run has not moved", async () => {
     vi.spyOn(process.stdout, "write").mockImplementation(() => true);
-    organization = organization.slice(0, 5);
+    shrink(5);
     const subject = reconciler();
 
     const first = await startRun(subject, "run-twice");
@@ -531,7 +651,7 @@ describe("a reconcile run", () => {
   it("reports a body that is not a unit as a batch item failure, and runs its siblings", async () => {
     vi.spyOn(process.stdout, "write").mockImplementation(() => true);
     const stderr = vi.spyOn(process.stderr, "write").mockImplementation(() => true);
-    organization = organization.slice(0, 5);
+    shrink(5);
     const subject = reconciler();
     await subject.runs.start("run-records", ["us-east-1", "eu-west-1"]);
     const record = (messageId: string, body: string) => ({ messageId, body }) as SQSRecord;
@@ -552,7 +672,7 @@ describe("a reconcile run", () => {
     );
 
     expect(result).toEqual({ batchItemFailures: [{ itemIdentifier: "bad" }] });
-    expect(queued.map(({ kind }) => kind)).toEqual(["pairs"]);
+    expect(queued.map(({ kind }) => kind)).toEqual(["pairs", "members"]);
     expect(stderr.mock.calls.map((call) => JSON.parse(String(call[0])))).toContainEqual(
       expect.objectContaining({ message: "reconcile unit failed; SQS delivers it again", messageId: "bad" }),
     );
