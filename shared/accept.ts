@@ -3,6 +3,7 @@ import { type BatchResult, complete } from "./batch.ts";
 import type { Clients } from "./clients.ts";
 import type { AcceptConfig } from "./config.ts";
 import { dispatch } from "./dispatch.ts";
+import { admissibleRegions } from "./managed-regions.ts";
 import type { PipelineMetrics } from "./metrics.ts";
 import { run, type SourceRecord } from "./plan.ts";
 import type { Log } from "./report.ts";
@@ -47,7 +48,10 @@ export function createAcceptance(
     config,
     logger,
     metrics,
-    acceptance: new MemberAcceptance(clients.sts, clients.memberGuardDuty, config),
+    acceptance: new MemberAcceptance(clients.sts, clients.memberGuardDuty, {
+      ...config,
+      regions: admissibleRegions(config.regions, config.partition),
+    }),
     send: (outbound) => dispatch(clients.sqs, urls, outbound),
   };
 }
@@ -60,7 +64,11 @@ export async function acceptBatch(
   const { config } = deps;
   const at = (deps.now?.() ?? new Date()).toISOString();
   const plan = await run(
-    admit(records, { ...config, acceptOnly: true }),
+    admit(records, {
+      ...config,
+      regions: admissibleRegions(config.regions, config.partition),
+      acceptOnly: true,
+    }),
     [acceptInvitations(deps.acceptance, ACCEPT_CONCURRENCY), exhaustRetries(config.maxAttempts)],
     signal,
   );

@@ -5,6 +5,7 @@ import { AccountDirectory } from "./directory.ts";
 import { DirectoryStore } from "./directory-store.ts";
 import { dispatch } from "./dispatch.ts";
 import { isTamperSignal } from "./lifecycle.ts";
+import { ManagedRegions, type ManagedRegionsReport } from "./managed-regions.ts";
 import { type OrganizationFinding, RegionProtection } from "./member-protection.ts";
 import { RegionMembers } from "./members.ts";
 import type { PipelineMetrics } from "./metrics.ts";
@@ -31,8 +32,11 @@ import { verifyProtection } from "./stages/verify-protection.ts";
 export interface Onboarding {
   readonly config: Config;
   readonly accounts: AccountDirectory;
-  readonly members: ReadonlyMap<string, RegionMembers>;
-  readonly protections: ReadonlyMap<string, RegionProtection>;
+  /** The regions of a batch: the configured list, or those discovered under `all` (`managed-regions.ts`). */
+  readonly regions: (signal?: AbortSignal) => Promise<ManagedRegionsReport>;
+  /** The administrator side of a region: one for the life of the container, so its detector is found once. */
+  readonly members: (region: string) => RegionMembers;
+  readonly protections: (region: string) => RegionProtection;
   /** Sends routed messages; answers the source ids whose sends were not confirmed, with why. */
   readonly send: (outbound: readonly Outbound[]) => Promise<Map<string, string>>;
   readonly logger: Log;
@@ -42,7 +46,11 @@ export interface Onboarding {
   readonly random?: () => number;
 }
 
-/** Wires the pipeline to real clients: one account directory and one `RegionMembers` per configured region. */
+/**
+ * Wires the pipeline to real clients: one account directory, the stage's regions (a discovery is kept
+ * `DISCOVERY_TTL_MS`), and one `RegionMembers` and `RegionProtection` per region, built when a batch
+ * first needs the region.
+ */
 export function createOnboarding(
   config: Config,
   clients: Clients,
@@ -55,6 +63,10 @@ export function createOnboarding(
     accept: config.acceptQueueUrl ?? "",
     verify: config.retryQueueUrl,
   };
+  const managed = new ManagedRegions(config.regions, clients, {
+    partition: config.partition,
+    onDiscovery: (report) => reportDiscovery(report, logger),
+  });
   return {
     config,
     logger,
@@ -66,20 +78,48 @@ export function createOnboarding(
           detail: describeError(error),
         }),
     }),
-    members: new Map(
-      config.regions.map((region) => [region, new RegionMembers(clients.guardduty(region), config)]),
-    ),
-    protections: new Map(
-      config.regions.map((region) => [
-        region,
+    regions: (signal) => managed.resolve(signal),
+    members: perRegion((region) => new RegionMembers(clients.guardduty(region), config)),
+    protections: perRegion(
+      (region) =>
         new RegionProtection(clients.guardduty(region), region, {
           protection: config.protection,
           mode: config.mode,
         }),
-      ]),
     ),
     send: (outbound) => dispatch(clients.sqs, urls, outbound),
   };
+}
+
+/** `build`, once per region. */
+function perRegion<T>(build: (region: string) => T): (region: string) => T {
+  const built = new Map<string, T>();
+  return (region) => {
+    const existing = built.get(region);
+    if (existing !== undefined) return existing;
+    const made = build(region);
+    built.set(region, made);
+    return made;
+  };
+}
+
+/** One line per discovery (`regions: all`), and one error per region whose answer failed. */
+export function reportDiscovery(report: ManagedRegionsReport, logger: Log): void {
+  logger.info("managed regions discovered", {
+    regions: report.regions,
+    withoutDetector: report.withoutDetector,
+    unreachable: Object.keys(report.unreachable),
+    unlisted: report.unlisted,
+  });
+  for (const [region, detail] of Object.entries(report.failed))
+    logger.error("GuardDuty could not be asked for the administrator's detector; the region stays managed", {
+      region,
+      detail,
+    });
+  if (report.unlisted.length > 0)
+    logger.warn("enabled regions unknown to shared/guardduty-regions.json are not managed: add them there", {
+      regions: report.unlisted,
+    });
 }
 
 /** Logs and counts where the organization's configuration contradicts the profile (organization mode). */
@@ -129,15 +169,18 @@ export async function onboardBatch(
 ): Promise<BatchResult> {
   const { config } = deps;
   const at = (deps.now?.() ?? new Date()).toISOString();
-  const admitted = admit(records, config);
+  const { regions } = await deps.regions(signal);
+  const admitted = admit(records, { ...config, regions });
   reportTamperSignals(admitted, deps);
+  const members = new Map(regions.map((region) => [region, deps.members(region)]));
+  const protections = new Map(regions.map((region) => [region, deps.protections(region)]));
   const plan = await run(
     admitted,
     [
-      offboard(deps.members, config.offboardDepartedAccounts),
+      offboard(members, config.offboardDepartedAccounts),
       resolveAccounts(deps.accounts),
-      administratorSide(deps.members),
-      verifyProtection(deps.protections, organizationFindings(deps), (region, detail) =>
+      administratorSide(members),
+      verifyProtection(protections, organizationFindings(deps), (region, detail) =>
         deps.logger.warn("organization configuration could not be read", { region, detail }),
       ),
       exhaustRetries(config.maxAttempts),

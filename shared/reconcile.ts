@@ -9,6 +9,7 @@ import {
   VERDICTS,
 } from "./coverage.ts";
 import { enqueue } from "./enqueue.ts";
+import { type RegionsSetting, resolveManagedRegions } from "./managed-regions.ts";
 import type { OnboardingRequest } from "./message.ts";
 import type { PipelineMetrics } from "./metrics.ts";
 import type { Profile } from "./protection.ts";
@@ -23,7 +24,9 @@ import type { Log } from "./report.ts";
  */
 
 export interface ReconcileConfig {
-  readonly regions: readonly string[];
+  /** A list, or `all`: discovered at the start of every run (`managed-regions.ts`). */
+  readonly regions: RegionsSetting;
+  readonly partition: string;
   readonly onboardingQueueUrl: string;
   readonly administratorAccountId?: string;
   readonly sdkRequestTimeoutMs: number;
@@ -37,11 +40,13 @@ type Env = Readonly<Record<string, string | undefined>>;
 
 /** Reads the stage configuration the reconcile function needs; fails fast naming the variable. */
 export function loadReconcileConfig(env: Env = process.env): ReconcileConfig {
-  const { regions, administratorAccountId, sdkRequestTimeoutMs, protection } = loadStageConfig(env);
+  const { regions, partition, administratorAccountId, sdkRequestTimeoutMs, protection } =
+    loadStageConfig(env);
   // The onboard function's own reading of the mode and of the member side, so both agree.
   const { mode, acceptInvitations } = loadMembership(env);
   return {
     regions,
+    partition,
     onboardingQueueUrl: url(env, "ONBOARDING_QUEUE_URL"),
     administratorAccountId,
     sdkRequestTimeoutMs,
@@ -80,8 +85,9 @@ export async function reconcile(
   } = {},
 ): Promise<ReconcileReport> {
   const { signal } = options;
+  const { regions } = await resolveManagedRegions(config.regions, clients, config.partition, signal);
   const coverage = await readCoverage(clients, {
-    regions: config.regions,
+    regions,
     profile: config.protection,
     administratorAccountId: config.administratorAccountId,
     signal,
@@ -112,7 +118,7 @@ export async function reconcile(
     byVerdict: summary.byVerdict,
     accounts: coverage.accounts,
     inactive: coverage.inactive,
-    regions: config.regions.filter((region) => !(region in coverage.regionsFailed)),
+    regions: regions.filter((region) => !(region in coverage.regionsFailed)),
     repairs: repairs.length,
     enqueued: sent.length,
     notEnqueued: failed.size,
