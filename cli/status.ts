@@ -41,7 +41,7 @@ ${TARGET_HELP}
     const ids = [...new Set(positionals.map((id) => accountIdArgument(id, "account id")))];
     const { print } = context;
     const { target, clients } = await resolveTarget(values as TargetFlags, context.env, context.clientsFor);
-    const regions = selectRegions(target, values.regions as string | undefined);
+    const regions = await selectRegions(target, values.regions as string | undefined, clients, print.warn);
 
     let organization: Map<string, string>;
     let members: Map<string, RegionStates>;
