@@ -75,12 +75,14 @@ function principal(
 
 /**
  * The stage a recorded call was made under: the stage's regions are at least the call's region, and a
- * call into a member role was made by a stage configured with that role.
+ * call into a member role was made by a stage configured with that role. ListRegions of the caller's
+ * own account (resource type `account`) is the discovery only a stage with regions `all` makes.
  */
 function stageOf(call: AuthorizationRecord): Stage {
   const region = String(call.context["aws:RequestedRegion"] ?? "us-east-1");
   const role = call.action.startsWith("sts:") ? /:role\/([\w+=,.@-]+)$/.exec(call.resource)?.[1] : undefined;
-  return { regions: region, memberRoleName: role };
+  const discovery = call.action === "account:ListRegions" && call.resource.endsWith(":account");
+  return { regions: discovery ? "all" : region, memberRoleName: role };
 }
 
 /** Who a recorded call came from, with the policies the deployment gives it; undefined for test users. */
@@ -226,12 +228,16 @@ describe("every call the integration tier made", () => {
   it("needs every GuardDuty, Organizations, STS and Account statement of each function's role: drop one and a call is denied", async () => {
     for (const fn of ["onboard", "accept", "reconcile"]) {
       const made = calls.filter((call) => call.principalArn.endsWith(`-${fn}`));
-      const [policy] = policiesIn(template(), roleOf(fn));
-      const sids = statementsOf(policy as PolicyDocument)
-        .filter((statement) =>
-          list(statement.Action).some((action) => /^(guardduty|organizations|sts|account):/.test(action)),
-        )
-        .map((statement) => statement.Sid);
+      // The statements of both variants: a list of regions, and regions all (its discovery).
+      const variants = [{}, { regions: "all" }].flatMap((stage) => policiesIn(template(), roleOf(fn), stage));
+      const sids = new Set(
+        variants
+          .flatMap((policy) => statementsOf(policy))
+          .filter((statement) =>
+            list(statement.Action).some((action) => /^(guardduty|organizations|sts|account):/.test(action)),
+          )
+          .map((statement) => statement.Sid),
+      );
       for (const sid of sids) {
         let denied = 0;
         for (const call of made) {
