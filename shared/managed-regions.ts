@@ -140,6 +140,12 @@ export function resolveManagedRegions(
   return discoverManagedRegions(clients, partition, signal);
 }
 
+/** A region a request names, and when the request was made (its `requestedAt`; unknown: now). */
+export interface NamedRegion {
+  readonly region: string;
+  readonly requestedAt?: string;
+}
+
 export interface ManagedRegionsOptions {
   readonly partition: string;
   readonly ttlMs?: number;
@@ -151,15 +157,19 @@ export interface ManagedRegionsOptions {
 /**
  * The regions of a container (the onboard function): the configured list, or a discovery kept for
  * `DISCOVERY_TTL_MS`. Only a discovery in which every region answered is kept, so a failed region is
- * asked again on the next batch. When ListRegions itself fails, the last discovery still serves; with
- * none, the error reaches the batch (SQS redelivers it).
+ * asked again on the next batch; so is one whose requests name a GuardDuty region the discovery does
+ * not manage and were made after it (the reconcile's repairs in a region enabled since: they are not
+ * skipped for the rest of the TTL; each such request costs one discovery at most). When ListRegions itself fails, the last discovery still serves; with none, the error
+ * reaches the batch (SQS redelivers it).
  */
 export class ManagedRegions {
   readonly #setting: RegionsSetting;
   readonly #clients: Pick<Clients, "account" | "guardduty">;
   readonly #options: ManagedRegionsOptions;
   #last: ManagedRegionsReport | undefined;
+  /** Until when (epoch ms) the last discovery holds, and when it was made. */
   #until = 0;
+  #at = 0;
 
   constructor(
     setting: RegionsSetting,
@@ -171,10 +181,11 @@ export class ManagedRegions {
     this.#options = options;
   }
 
-  async resolve(signal?: AbortSignal): Promise<ManagedRegionsReport> {
+  /** The regions of a batch; `named`: the regions its requests name, and when each request was made. */
+  async resolve(signal?: AbortSignal, named: Iterable<NamedRegion> = []): Promise<ManagedRegionsReport> {
     if (this.#setting !== ALL_REGIONS) return configured(this.#setting);
     const now = this.#options.now ?? Date.now;
-    if (this.#last && now() < this.#until) return this.#last;
+    if (this.#last && now() < this.#until && !this.#newerNews(named)) return this.#last;
     let report: ManagedRegionsReport;
     try {
       report = await discoverManagedRegions(this.#clients, this.#options.partition, signal);
@@ -184,8 +195,23 @@ export class ManagedRegions {
     }
     this.#options.onDiscovery?.(report);
     this.#last = report;
+    this.#at = now();
     this.#until =
       Object.keys(report.failed).length === 0 ? now() + (this.#options.ttlMs ?? DISCOVERY_TTL_MS) : 0;
     return report;
+  }
+
+  /** Whether a request made after the kept discovery names a GuardDuty region it does not manage. */
+  #newerNews(named: Iterable<NamedRegion>): boolean {
+    const candidates = guardDutyRegions(this.#options.partition);
+    const managed = this.#last?.regions ?? [];
+    for (const { region, requestedAt } of named)
+      if (
+        candidates.includes(region) &&
+        !managed.includes(region) &&
+        !(Date.parse(requestedAt ?? "") <= this.#at)
+      )
+        return true;
+    return false;
   }
 }

@@ -5,9 +5,10 @@ import { AccountDirectory } from "./directory.ts";
 import { DirectoryStore } from "./directory-store.ts";
 import { dispatch } from "./dispatch.ts";
 import { isTamperSignal } from "./lifecycle.ts";
-import { ManagedRegions, type ManagedRegionsReport } from "./managed-regions.ts";
+import { ManagedRegions, type ManagedRegionsReport, type NamedRegion } from "./managed-regions.ts";
 import { type OrganizationFinding, RegionProtection } from "./member-protection.ts";
 import { RegionMembers } from "./members.ts";
+import { parseMessage } from "./message.ts";
 import type { PipelineMetrics } from "./metrics.ts";
 import { type Plan, run, type SourceRecord } from "./plan.ts";
 import { describeError } from "./privacy.ts";
@@ -33,7 +34,7 @@ export interface Onboarding {
   readonly config: Config;
   readonly accounts: AccountDirectory;
   /** The regions of a batch: the configured list, or those discovered under `all` (`managed-regions.ts`). */
-  readonly regions: (signal?: AbortSignal) => Promise<ManagedRegionsReport>;
+  readonly regions: (signal?: AbortSignal, named?: Iterable<NamedRegion>) => Promise<ManagedRegionsReport>;
   /** The administrator side of a region: one for the life of the container, so its detector is found once. */
   readonly members: (region: string) => RegionMembers;
   readonly protections: (region: string) => RegionProtection;
@@ -78,7 +79,7 @@ export function createOnboarding(
           detail: describeError(error),
         }),
     }),
-    regions: (signal) => managed.resolve(signal),
+    regions: (signal, named) => managed.resolve(signal, named),
     members: perRegion((region) => new RegionMembers(clients.guardduty(region), config)),
     protections: perRegion(
       (region) =>
@@ -101,6 +102,23 @@ function perRegion<T>(build: (region: string) => T): (region: string) => T {
     built.set(region, made);
     return made;
   };
+}
+
+/** The regions the batch's requests name (a retry's, a repair's); bodies that do not parse name none. */
+function namedRegions(records: readonly SourceRecord[]): NamedRegion[] {
+  const named: NamedRegion[] = [];
+  for (const { body } of records) {
+    try {
+      const parsed = parseMessage(body);
+      const requests =
+        parsed.kind === "request" ? [parsed.request] : parsed.kind === "requests" ? parsed.requests : [];
+      for (const { regions = [], requestedAt } of requests)
+        for (const region of regions) named.push({ region, requestedAt });
+    } catch {
+      // admit() dead-letters it with the reason.
+    }
+  }
+  return named;
 }
 
 /** One line per discovery (`regions: all`), and one error per region whose answer failed. */
@@ -169,7 +187,7 @@ export async function onboardBatch(
 ): Promise<BatchResult> {
   const { config } = deps;
   const at = (deps.now?.() ?? new Date()).toISOString();
-  const { regions } = await deps.regions(signal);
+  const { regions } = await deps.regions(signal, namedRegions(records));
   const admitted = admit(records, { ...config, regions });
   reportTamperSignals(admitted, deps);
   const members = new Map(regions.map((region) => [region, deps.members(region)]));

@@ -231,6 +231,33 @@ describe("a container's managed regions", () => {
     expect(discoveries).toEqual([first, later]);
   });
 
+  it("discovers again before the TTL for a request made after the discovery naming a GuardDuty region it does not manage (the reconcile's repair)", async () => {
+    const detectors: Record<string, RegionAnswer> = { "us-east-1": "d-us", "eu-west-1": undefined };
+    const admin = administrator(
+      [ENABLED_BY_DEFAULT("eu-west-1"), ENABLED_BY_DEFAULT("us-east-1")],
+      detectors,
+    );
+    const managed = new ManagedRegions(ALL_REGIONS, admin.clients, { partition: "aws", now });
+    const at = (ms: number) => new Date(ms).toISOString();
+    clock = 10_000;
+
+    await managed.resolve();
+    detectors["eu-west-1"] = "d-eu";
+    clock = 20_000;
+    const kept = [
+      await managed.resolve(undefined, [{ region: "eu-west-1", requestedAt: at(5_000) }]), // older news
+      await managed.resolve(undefined, [{ region: "us-east-1", requestedAt: at(15_000) }]), // managed
+      await managed.resolve(undefined, [{ region: "xx-future-1", requestedAt: at(15_000) }]), // not GuardDuty's
+    ];
+    const repaired = await managed.resolve(undefined, [{ region: "eu-west-1", requestedAt: at(15_000) }]);
+    const manual = await managed.resolve(undefined, [{ region: "us-east-1" }]);
+
+    expect(kept.map((report) => report.regions)).toEqual([["us-east-1"], ["us-east-1"], ["us-east-1"]]);
+    expect(repaired.regions).toEqual(["eu-west-1", "us-east-1"]);
+    expect(manual).toBe(repaired);
+    expect(admin.listRegions).toHaveLength(2);
+  });
+
   it("keeps no discovery in which a region failed: the next batch asks again", async () => {
     const detectors: Record<string, RegionAnswer> = {
       "us-east-1": "d-us",
