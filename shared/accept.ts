@@ -48,10 +48,7 @@ export function createAcceptance(
     config,
     logger,
     metrics,
-    acceptance: new MemberAcceptance(clients.sts, clients.memberGuardDuty, {
-      ...config,
-      regions: admissibleRegions(config.regions, config.partition),
-    }),
+    acceptance: new MemberAcceptance(clients.sts, clients.memberGuardDuty, config),
     send: (outbound) => dispatch(clients.sqs, urls, outbound),
   };
 }
