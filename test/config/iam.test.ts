@@ -111,12 +111,17 @@ async function allowed(who: Principal, action: string, resource = "*", context: 
   return decision.allowed;
 }
 
-/** Every Allow statement of the documents a deployment creates, with where it comes from. */
+/**
+ * Every Allow statement of the documents a deployment creates, with where it comes from: with a list of
+ * regions, and with regions all (test/config/all-regions.test.ts packages that variant too).
+ */
 function allowStatements(): { owner: string; statement: Statement }[] {
   const owners = [roleOf("onboard"), roleOf("accept"), roleOf("reconcile"), "OperatorPolicy"];
   const stackStatements = owners.flatMap((owner) =>
-    policiesIn(template(), owner).flatMap((policy) =>
-      statementsOf(policy).map((statement) => ({ owner, statement })),
+    [{}, { regions: "all" }].flatMap((stage) =>
+      policiesIn(template(), owner, stage).flatMap((policy) =>
+        statementsOf(policy).map((statement) => ({ owner, statement })),
+      ),
     ),
   );
   const member = memberRole(MEMBER, { AdministratorRoleArn: acceptRoleArn, Regions: PACKAGED_REGIONS });
