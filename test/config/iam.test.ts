@@ -85,17 +85,34 @@ function stageOf(call: AuthorizationRecord): Stage {
   return { regions: discovery ? "all" : region, memberRoleName: role };
 }
 
+/**
+ * The documents of one owner under one stage (and account), evaluated once: thousands of recorded calls
+ * share a few dozen of them, and each evaluation reads the whole template.
+ */
+const evaluated = new Map<string, PolicyDocument[]>();
+function once(key: string, evaluate: () => PolicyDocument[]): PolicyDocument[] {
+  const known = evaluated.get(key) ?? evaluate();
+  evaluated.set(key, known);
+  return known;
+}
+
 /** Who a recorded call came from, with the policies the deployment gives it; undefined for test users. */
 function deployedPrincipal(call: AuthorizationRecord, stage: Stage): Principal | undefined {
   const name = call.principalArn.split("/").pop() ?? "";
   const as = (policies: PolicyDocument[]) =>
     principal(name, call.accountId, policies, call.sessionPolicy, call.organizationId);
+  const key = (owner: string) => `${owner} ${JSON.stringify(stage)}`;
   const fn = Object.keys(stack.functions).find((candidate) => name.endsWith(`-${candidate}`));
-  if (fn) return as(policiesIn(template(), roleOf(fn), stage));
-  if (name === "operator") return as(policiesIn(template(), "OperatorPolicy", stage));
+  if (fn) return as(once(key(fn), () => policiesIn(template(), roleOf(fn), stage)));
+  if (name === "operator") return as(once(key(name), () => policiesIn(template(), "OperatorPolicy", stage)));
   if (name === "GuardDutyOnboardingMember") {
     const Regions = stage.regions ?? PACKAGED_REGIONS;
-    return as(memberRole(call.accountId, { AdministratorRoleArn: acceptRoleArn, Regions }).policies);
+    return as(
+      once(
+        `${key(name)} ${call.accountId}`,
+        () => memberRole(call.accountId, { AdministratorRoleArn: acceptRoleArn, Regions }).policies,
+      ),
+    );
   }
   if (name === "OrganizationAccountAccessRole") return as(ORGANIZATION_ACCESS_POLICIES);
   return undefined;
