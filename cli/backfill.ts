@@ -36,7 +36,9 @@ ${TARGET_HELP}
     noPositionals(this, positionals);
     const { print } = context;
     const { target, clients } = await resolveTarget(values as TargetFlags, context.env, context.clientsFor);
-    const regions = selectRegions(target, values.regions as string | undefined);
+    const regions = await selectRegions(target, values.regions as string | undefined, clients, (line) =>
+      print.warn(line),
+    );
     const onboardingQueueUrl = target.onboardingQueueUrl;
     if (!onboardingQueueUrl)
       throw new UsageError(`no OnboardingQueue URL for ${target.label}: pass --onboarding-queue-url`);

@@ -44,7 +44,9 @@ ${TARGET_HELP}
     const verdicts = verdictList(values.verdict as string | undefined);
     const { print } = context;
     const { target, clients } = await resolveTarget(values as TargetFlags, context.env, context.clientsFor);
-    const regions = selectRegions(target, values.regions as string | undefined);
+    const regions = await selectRegions(target, values.regions as string | undefined, clients, (line) =>
+      print.warn(line),
+    );
     const administratorAccountId = await administratorAccount(target, clients);
 
     const progress = new Progress(print.err);

@@ -41,7 +41,9 @@ ${TARGET_HELP}
     const ids = [...new Set(positionals.map((id) => accountIdArgument(id, "account id")))];
     const { print } = context;
     const { target, clients } = await resolveTarget(values as TargetFlags, context.env, context.clientsFor);
-    const regions = selectRegions(target, values.regions as string | undefined);
+    const regions = await selectRegions(target, values.regions as string | undefined, clients, (line) =>
+      print.warn(line),
+    );
 
     let organization: Map<string, string>;
     let members: Map<string, RegionStates>;

@@ -2,6 +2,13 @@ import { CloudFormationClient, DescribeStacksCommand } from "@aws-sdk/client-clo
 import { GetCallerIdentityCommand } from "@aws-sdk/client-sts";
 import { type Clients, clientConfig, createClients } from "#shared/clients";
 import { ACCOUNT_ID_PATTERN, REGION_PATTERN } from "#shared/ids";
+import {
+  ALL_REGIONS,
+  guardDutyRegions,
+  partitionOf,
+  type RegionsSetting,
+  resolveManagedRegions,
+} from "#shared/managed-regions";
 import { DEFAULT_PROFILE, type Profile, profileOf } from "#shared/protection";
 import { discoverLocalStack } from "../local/discovery.ts";
 import { CliError, explain, stackName, UsageError } from "./errors.ts";
@@ -20,8 +27,8 @@ export interface Target {
   readonly label: string;
   /** The region of the stack and its queues. */
   readonly region: string;
-  /** GuardDuty regions the stage onboards into. */
-  readonly regions: readonly string[];
+  /** GuardDuty regions the stage onboards into, or `all` (discovered); none known with explicit queue URLs. */
+  readonly regions: RegionsSetting;
   readonly onboardingQueueUrl?: string;
   readonly deadLetterQueueUrl?: string;
   readonly stage?: string;
@@ -152,7 +159,7 @@ async function stageTarget(
     local: false,
     onboardingQueueUrl: output("OnboardingQueueUrl"),
     deadLetterQueueUrl: output("DeadLetterQueueUrl"),
-    regions: regionList(output("Regions"), `the stack's Regions output`),
+    regions: regionsSetting(output("Regions"), `the stack's Regions output`),
     // Absent when the stage keeps the default profile (serverless.yml, HasProtectionPlans).
     protection: profileOf(outputs.get("ProtectionPlans")),
   };
@@ -191,7 +198,7 @@ function localTarget(env: Env): Target {
     local: true,
     onboardingQueueUrl: env.ONBOARDING_QUEUE_URL,
     deadLetterQueueUrl: env.DEAD_LETTER_QUEUE_URL,
-    regions: regionList(env.GUARDDUTY_REGIONS ?? "", "GUARDDUTY_REGIONS"),
+    regions: regionsSetting(env.GUARDDUTY_REGIONS ?? "", "GUARDDUTY_REGIONS"),
     protection: profileOf(env.PROTECTION_PLANS),
     administratorAccountId,
   };
@@ -199,22 +206,54 @@ function localTarget(env: Env): Target {
 
 /**
  * The GuardDuty regions a command covers: the target's, or those `--regions` names among them (the
- * pipeline skips a region its stage does not manage, so naming one would only be a silent no-op).
+ * pipeline skips a region its stage does not manage, so naming one would only be a silent no-op). A
+ * stage with `regions: all` has its regions discovered as its functions discover them
+ * (`#shared/managed-regions`: ListRegions, then ListDetectors in each enabled region); `--regions` then
+ * needs no discovery, only names among the partition's GuardDuty regions. A region whose answer failed
+ * stays in, with a warning.
  */
-export function selectRegions(target: Target, flag: string | undefined): string[] {
+export async function selectRegions(
+  target: Target,
+  flag: string | undefined,
+  clients: Pick<CliClients, "account" | "guardduty">,
+  warn: (line: string) => void,
+): Promise<string[]> {
+  const { regions: setting } = target;
+  if (setting === ALL_REGIONS) {
+    const partition = partitionOf(target.region);
+    if (flag !== undefined)
+      return managedAmong(regionList(flag, "--regions"), guardDutyRegions(partition), target);
+    const report = await resolveManagedRegions(setting, clients, partition).catch((error: unknown) => {
+      throw explain(error, { region: target.region, local: target.local });
+    });
+    for (const [region, detail] of Object.entries(report.failed))
+      warn(
+        `warning: ${region}: GuardDuty could not be asked for the administrator's detector (${detail}); included`,
+      );
+    return [...report.regions];
+  }
   if (flag === undefined) {
-    if (target.regions.length === 0) throw new UsageError("--regions is required with explicit queue URLs");
-    return [...target.regions];
+    if (setting.length === 0) throw new UsageError("--regions is required with explicit queue URLs");
+    return [...setting];
   }
   const regions = regionList(flag, "--regions");
-  const unmanaged = regions.filter((region) => target.regions.length > 0 && !target.regions.includes(region));
+  return setting.length === 0 ? regions : managedAmong(regions, setting, target);
+}
+
+function managedAmong(regions: string[], managed: readonly string[], target: Target): string[] {
+  const unmanaged = regions.filter((region) => !managed.includes(region));
   if (unmanaged.length > 0) {
     throw new UsageError(
-      `${unmanaged.join(", ")} not managed by ${target.label} (its regions: ${target.regions.join(", ")}): ` +
+      `${unmanaged.join(", ")} not managed by ${target.label} (its regions: ${managed.join(", ")}): ` +
         "the pipeline would skip it",
     );
   }
   return regions;
+}
+
+/** `all`, or a list of region names. */
+function regionsSetting(text: string, source: string): RegionsSetting {
+  return text.trim().toLowerCase() === ALL_REGIONS ? ALL_REGIONS : regionList(text, source);
 }
 
 /** A comma-separated list of region names, validated. */

@@ -6,13 +6,14 @@
  * packaged template the same way.
  *
  * Supported: Ref (parameters, pseudo parameters, resources), Fn::GetAtt, Fn::Sub (both forms, `${!x}`
- * literals), Fn::Join, Fn::Split, Fn::Select, Fn::If with the template's Conditions (Fn::Equals, Fn::Not,
- * Fn::And, Fn::Or, Condition), and AWS::NoValue. Anything else is an error, never silently kept.
+ * literals), Fn::Join, Fn::Split, Fn::Select, Fn::FindInMap (the template's Mappings), Fn::If with the
+ * template's Conditions (Fn::Equals, Fn::Not, Fn::And, Fn::Or, Condition), and AWS::NoValue. Anything else is an error, never silently kept.
  */
 
 export interface Template {
   readonly Parameters?: Readonly<Record<string, { readonly Default?: unknown }>>;
   readonly Conditions?: Readonly<Record<string, unknown>>;
+  readonly Mappings?: Readonly<Record<string, Readonly<Record<string, Readonly<Record<string, unknown>>>>>>;
   readonly Resources: Readonly<Record<string, { readonly Type: string; readonly Properties?: unknown }>>;
 }
 
@@ -110,6 +111,12 @@ export class TemplateEvaluator {
       case "Fn::Select": {
         const [index, items] = argument as [unknown, unknown];
         return (this.#evaluate(items, path) as unknown[])[Number(this.#evaluate(index, path))];
+      }
+      case "Fn::FindInMap": {
+        const [map, top, second] = (argument as unknown[]).map((item) => String(this.#evaluate(item, path)));
+        const value = this.#template.Mappings?.[map ?? ""]?.[top ?? ""]?.[second ?? ""];
+        if (value === undefined) throw new Error(`template: ${path}: no mapping ${map}.${top}.${second}`);
+        return value;
       }
       case "Fn::If": {
         const [condition, whenTrue, whenFalse] = argument as [string, unknown, unknown];

@@ -10,6 +10,7 @@ import { parse } from "yaml";
 import type { PolicyDocument } from "../sandbox/iam.ts";
 import { organizationAccountAccessRole, type PrincipalInput, type RoleInput } from "../sandbox/identity.ts";
 import type { OrgAccount } from "../sandbox/scenario.ts";
+import { ALL_REGIONS } from "../shared/managed-regions.ts";
 import { type Deployment, type Template, TemplateEvaluator } from "./cloudformation.ts";
 import type { StackDefinition } from "./stack.ts";
 
@@ -111,7 +112,8 @@ export function localIdentities(
       AdministratorRoleArn: acceptRoleArn,
       RoleName: stack.params.memberRoleName ?? "GuardDutyOnboardingMember",
       ExternalId: stack.params.memberRoleExternalId ?? "",
-      Regions: stack.params.regions ?? "",
+      // The member role's regions are the stage's; with regions all, every region (its parameter's empty).
+      Regions: stack.params.regions === ALL_REGIONS ? "" : (stack.params.regions ?? ""),
     };
     memberRoles.push((account) => {
       if (account.id === deployment.accountId) return undefined;

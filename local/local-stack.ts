@@ -8,6 +8,7 @@ import { appendFileSync } from "node:fs";
 import { GetQueueAttributesCommand } from "@aws-sdk/client-sqs";
 import type { AuthorizationRecord } from "../sandbox/iam.ts";
 import { type Sandbox, type SandboxOptions, startSandbox } from "../sandbox/server.ts";
+import { ALL_REGIONS, type RegionsSetting } from "../shared/managed-regions.ts";
 import { type Bundle, bundleFunction } from "./bundle.ts";
 import { type Deployment, type ResourceValue, TemplateEvaluator } from "./cloudformation.ts";
 import { startLocalDynamo } from "./dynamodb.ts";
@@ -22,8 +23,8 @@ import { LOCAL_REGION, type LocalSqs, startLocalSqs } from "./sqs.ts";
 import { type EventSourceDefinition, readStack, type StackDefinition } from "./stack.ts";
 
 export interface LocalStackOptions {
-  /** GuardDuty regions the function onboards into. */
-  readonly regions: readonly string[];
+  /** GuardDuty regions the function onboards into, or `all` (stage parameter `regions: all`: discovered). */
+  readonly regions: RegionsSetting;
   readonly sandbox?: SandboxOptions;
   /** Stage parameters over `params.default` (e.g. `maxAttempts`, `membershipMode`). */
   readonly params?: Readonly<Record<string, string>>;
@@ -91,7 +92,12 @@ export interface LocalStack {
 const LOCAL_PARAMS = { retryBaseDelaySeconds: "1", logLevel: "INFO" };
 
 function stageParams(options: LocalStackOptions, changes: Readonly<Record<string, string>>) {
-  return { regions: options.regions.join(","), ...LOCAL_PARAMS, ...options.params, ...changes };
+  return { regions: regionsParam(options.regions), ...LOCAL_PARAMS, ...options.params, ...changes };
+}
+
+/** The stage parameter `regions`: `all`, or the comma-separated list. */
+function regionsParam(regions: RegionsSetting): string {
+  return regions === ALL_REGIONS ? ALL_REGIONS : regions.join(",");
 }
 
 /** `--mode`: the stage's `membershipMode` parameter, checked as the function's configuration checks it. */
@@ -149,7 +155,10 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   // delegated administrator in every region it manages, unless the scenario says otherwise.
   const organizationMode = options.params?.membershipMode === "organization";
   const sandbox = await startSandbox({
-    ...(organizationMode && { mode: "organization", delegatedAdministratorRegions: options.regions }),
+    ...(organizationMode && {
+      mode: "organization",
+      delegatedAdministratorRegions: options.regions === ALL_REGIONS ? "*" : options.regions,
+    }),
     ...options.sandbox,
     administratorAccountId,
     principals: { ...firstIdentities.principals, ...options.sandbox?.principals },
@@ -162,7 +171,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     AWS_ENDPOINT_URL_SQS: sqs.endpoint,
     AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
     ...sandbox.env(),
-    GUARDDUTY_REGIONS: options.regions.join(","),
+    GUARDDUTY_REGIONS: regionsParam(options.regions),
     ONBOARDING_QUEUE_URL: sqs.urls.OnboardingQueue as string,
     RETRY_QUEUE_URL: sqs.urls.RetryQueue as string,
     ACCEPT_QUEUE_URL: sqs.urls.AcceptQueue as string,

@@ -2,9 +2,11 @@
  * Reads `serverless.yml` — the one source of truth — for what the local stack must reproduce: the
  * queues and their attributes, the function's timeout, its SQS event sources, the stage parameters'
  * defaults and the esbuild options. Only the variables the file uses are resolved (`${self:…}`,
- * `${param:…}`, `${sls:stage}`, `${aws:region}`, `${opt:…, default}`).
+ * `${param:…}`, `${sls:stage}`, `${aws:region}`, `${opt:…, default}`, and `${file(x.json)}` as a whole
+ * value).
  */
 import { readFileSync } from "node:fs";
+import { dirname, resolve as resolvePath } from "node:path";
 import { parse } from "yaml";
 import type { Template } from "./cloudformation.ts";
 import type { TableDefinition } from "./dynamodb.ts";
@@ -83,8 +85,9 @@ export function readStack(
   const stage = options.stage ?? "local";
   const region = options.region ?? "us-east-1";
   const rawParams = { ...((raw.params as Yaml | undefined)?.default ?? {}), ...options.params } as Yaml;
+  const directory = dirname(resolvePath(path ?? "serverless.yml"));
   const resolve = (value: unknown): unknown =>
-    resolveVariables(value, { raw, stage, region, params: rawParams });
+    resolveVariables(value, { raw, stage, region, params: rawParams, directory });
   const params = Object.fromEntries(
     Object.entries(rawParams).map(([key, value]) => [key, String(resolve(value))]),
   );
@@ -140,6 +143,7 @@ export function readStack(
   if (!onboard) throw new Error(`${path}: no onboard function`);
   const template = resolve({
     Parameters: (raw.resources as Yaml).Parameters ?? {},
+    Mappings: (raw.resources as Yaml).Mappings ?? {},
     Conditions: (raw.resources as Yaml).Conditions ?? {},
     Resources: (raw.resources as Yaml).Resources ?? {},
   }) as unknown as Template;
@@ -166,7 +170,12 @@ interface Scope {
   readonly stage: string;
   readonly region: string;
   readonly params: Yaml;
+  /** serverless.yml's folder: where `${file(…)}` paths start. */
+  readonly directory: string;
 }
+
+/** `${file(./x.json)}` or `${file(./x.json):a.b}`, as a whole value: the JSON file's content (or a part). */
+const FILE = /^\$\{file\(([^)]+)\)(?::([^{}]+))?\}$/;
 
 /**
  * serverless.yml's own variables: a known source, one colon, an address. CloudFormation's `${AWS::Region}`,
@@ -182,6 +191,14 @@ function resolveVariables(value: unknown, scope: Scope): unknown {
     );
   }
   if (typeof value !== "string") return value;
+  const file = value.match(FILE);
+  if (file) {
+    const content = JSON.parse(readFileSync(resolvePath(scope.directory, file[1] as string), "utf8"));
+    return (file[2] ?? "")
+      .split(".")
+      .filter(Boolean)
+      .reduce((node, key) => node?.[key], content);
+  }
   const whole = value.match(/^\$\{((?:self|param|sls|aws|opt):[^:{}][^{}]*)\}$/);
   // A value that is one variable keeps the variable's type (numbers stay numbers).
   if (whole) return resolveVariables(lookup(whole[1] as string, scope), scope);

@@ -4,6 +4,7 @@ import type { Clients } from "./clients.ts";
 import type { AcceptConfig } from "./config.ts";
 import { deadLetterRecorder } from "./dead-letter-index.ts";
 import { dispatch } from "./dispatch.ts";
+import { admissibleRegions } from "./managed-regions.ts";
 import type { PipelineMetrics } from "./metrics.ts";
 import { run, type SourceRecord } from "./plan.ts";
 import type { Log } from "./report.ts";
@@ -62,7 +63,11 @@ export async function acceptBatch(
   const { config } = deps;
   const at = (deps.now?.() ?? new Date()).toISOString();
   const plan = await run(
-    admit(records, { ...config, acceptOnly: true }),
+    admit(records, {
+      ...config,
+      regions: admissibleRegions(config.regions, config.partition),
+      acceptOnly: true,
+    }),
     [acceptInvitations(deps.acceptance, ACCEPT_CONCURRENCY), exhaustRetries(config.maxAttempts)],
     signal,
   );

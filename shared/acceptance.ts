@@ -29,8 +29,6 @@ export interface AcceptanceOptions {
   readonly externalId?: string;
   /** The administrator whose invitation the member accepts. */
   readonly administratorAccountId: string;
-  /** The regions the session may act in (its session policy). */
-  readonly regions: readonly string[];
   /** `RoleSessionName`, and the SourceIdentity when `sourceIdentity` is on: the function's name. */
   readonly sessionName: string;
   readonly sourceIdentity: boolean;
@@ -68,7 +66,7 @@ export class MemberAcceptance {
     const outcomes = new Map<string, CellOutcome>();
     let credentials: MemberCredentials;
     try {
-      credentials = await this.#assumeRole(accountId, signal);
+      credentials = await this.#assumeRole(accountId, regions, signal);
     } catch (error) {
       const decision = classifyError(error);
       const refused = decision.reason === "access-denied" || decision.reason === "rejected-by-guardduty";
@@ -92,9 +90,14 @@ export class MemberAcceptance {
     return outcomes;
   }
 
-  async #assumeRole(accountId: string, signal?: AbortSignal): Promise<MemberCredentials> {
+  /** A session in the member account, able to act only in `regions` (its session policy). */
+  async #assumeRole(
+    accountId: string,
+    regions: readonly string[],
+    signal?: AbortSignal,
+  ): Promise<MemberCredentials> {
     const partition = (await this.#sts.config.region()).startsWith("cn-") ? "aws-cn" : "aws";
-    const { roleName, externalId, sessionName, sourceIdentity, regions } = this.#options;
+    const { roleName, externalId, sessionName, sourceIdentity } = this.#options;
     const { Credentials } = await this.#sts.send(
       new AssumeRoleCommand({
         RoleArn: `arn:${partition}:iam::${accountId}:role/${roleName}`,
@@ -102,7 +105,8 @@ export class MemberAcceptance {
         SourceIdentity: sourceIdentity ? sessionName : undefined,
         ExternalId: externalId,
         DurationSeconds: SESSION_SECONDS,
-        // Only the member-side calls, whatever the role allows (shared/member-session.ts).
+        // Only the member-side calls, only in the regions accepted now, whatever the role allows
+        // (shared/member-session.ts); the stage's regions bound those already (admission).
         Policy: memberSessionPolicy(regions),
       }),
       { abortSignal: signal },

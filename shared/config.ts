@@ -1,5 +1,6 @@
 import { ConfigError } from "./errors.ts";
 import { ACCOUNT_ID_PATTERN, REGION_PATTERN } from "./ids.ts";
+import { ALL_REGIONS, partitionOf, type RegionsSetting } from "./managed-regions.ts";
 import { sessionName } from "./member-session.ts";
 import { type Profile, profileOf } from "./protection.ts";
 
@@ -14,8 +15,10 @@ type Env = Readonly<Record<string, string | undefined>>;
 
 /** What every function of the stage shares. */
 export interface StageConfig {
-  /** GuardDuty regions in which every account must become a member. */
-  readonly regions: readonly string[];
+  /** GuardDuty regions in which every account must become a member, or `all` (discovered). */
+  readonly regions: RegionsSetting;
+  /** The function's partition (from AWS_REGION): which GuardDuty regions `all` may discover. */
+  readonly partition: string;
   /** The GuardDuty administrator account (the stack's own), never its own member. */
   readonly administratorAccountId?: string;
   /** Timeout of one AWS HTTP request; far below the function timeout, so retries still fit. */
@@ -73,23 +76,20 @@ export interface AcceptConfig extends StageConfig, RetryConfig {
 export const DEFAULT_MEMBER_ROLE_NAME = "GuardDutyOnboardingMember";
 
 export function loadStageConfig(env: Env = process.env): StageConfig {
-  const regions = list(env, "GUARDDUTY_REGIONS") ?? (env.AWS_REGION ? [env.AWS_REGION] : undefined);
-  if (!regions?.length) throw new ConfigError("GUARDDUTY_REGIONS", "set a comma-separated list of regions");
-  for (const region of regions) {
-    if (!REGION_PATTERN.test(region))
-      throw new ConfigError("GUARDDUTY_REGIONS", `"${region}" is not a region`);
-  }
+  const regions = regionsSetting(env);
   const administratorAccountId = env.ADMINISTRATOR_ACCOUNT_ID?.trim() || undefined;
   if (administratorAccountId && !ACCOUNT_ID_PATTERN.test(administratorAccountId)) {
     throw new ConfigError("ADMINISTRATOR_ACCOUNT_ID", "must be 12 digits");
   }
   const protection = profileOf(env.PROTECTION_PLANS);
+  // With `all`, a region's own profile waits until GuardDuty is enabled there (profileOf checked its name).
   for (const region of Object.keys(protection.regions)) {
-    if (!regions.includes(region))
+    if (regions !== ALL_REGIONS && !regions.includes(region))
       throw new ConfigError("PROTECTION_PLANS", `"regions.${region}" is not one of GUARDDUTY_REGIONS`);
   }
   return {
-    regions: [...new Set(regions)],
+    regions,
+    partition: partitionOf(env.AWS_REGION ?? ""),
     administratorAccountId,
     sdkRequestTimeoutMs: int(env, "SDK_REQUEST_TIMEOUT_MS", 10_000, 100, 60_000),
     protection,
@@ -168,6 +168,19 @@ export function loadAcceptConfig(env: Env = process.env): AcceptConfig {
     sourceIdentity: bool(env, "MEMBER_SOURCE_IDENTITY", true),
     sessionName: sessionName(env.AWS_LAMBDA_FUNCTION_NAME),
   };
+}
+
+/** `all`, or a comma-separated list of region names (default: the function's own region). */
+function regionsSetting(env: Env): RegionsSetting {
+  if (env.GUARDDUTY_REGIONS?.trim().toLowerCase() === ALL_REGIONS) return ALL_REGIONS;
+  const regions = list(env, "GUARDDUTY_REGIONS") ?? (env.AWS_REGION ? [env.AWS_REGION] : undefined);
+  if (!regions?.length)
+    throw new ConfigError("GUARDDUTY_REGIONS", `set "${ALL_REGIONS}" or a comma-separated list of regions`);
+  for (const region of regions) {
+    if (!REGION_PATTERN.test(region))
+      throw new ConfigError("GUARDDUTY_REGIONS", `"${region}" is not a region (nor "${ALL_REGIONS}")`);
+  }
+  return [...new Set(regions)];
 }
 
 function list(env: Env, name: string): string[] | undefined {

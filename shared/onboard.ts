@@ -6,8 +6,15 @@ import { AccountDirectory } from "./directory.ts";
 import { DirectoryStore } from "./directory-store.ts";
 import { dispatch } from "./dispatch.ts";
 import { isTamperSignal } from "./lifecycle.ts";
+import {
+  ManagedRegions,
+  type ManagedRegionsReport,
+  type NamedRegion,
+  reportDiscovery,
+} from "./managed-regions.ts";
 import { type OrganizationFinding, RegionProtection } from "./member-protection.ts";
 import { RegionMembers } from "./members.ts";
+import { parseMessage } from "./message.ts";
 import type { PipelineMetrics } from "./metrics.ts";
 import { type Plan, run, type SourceRecord } from "./plan.ts";
 import { describeError } from "./privacy.ts";
@@ -33,8 +40,11 @@ import { verifyProtection } from "./stages/verify-protection.ts";
 export interface Onboarding {
   readonly config: Config;
   readonly accounts: AccountDirectory;
-  readonly members: ReadonlyMap<string, RegionMembers>;
-  readonly protections: ReadonlyMap<string, RegionProtection>;
+  /** The regions of a batch: the configured list, or those discovered under `all` (`managed-regions.ts`). */
+  readonly regions: (signal?: AbortSignal, named?: Iterable<NamedRegion>) => Promise<ManagedRegionsReport>;
+  /** The administrator side of a region: one for the life of the container, so its detector is found once. */
+  readonly members: (region: string) => RegionMembers;
+  readonly protections: (region: string) => RegionProtection;
   /** Sends routed messages; answers the source ids whose sends were not confirmed, with why. */
   readonly send: (outbound: readonly Outbound[]) => Promise<Map<string, string>>;
   readonly logger: Log;
@@ -44,7 +54,11 @@ export interface Onboarding {
   readonly random?: () => number;
 }
 
-/** Wires the pipeline to real clients: one account directory and one `RegionMembers` per configured region. */
+/**
+ * Wires the pipeline to real clients: one account directory, the stage's regions (a discovery is kept
+ * `DISCOVERY_TTL_MS`), and one `RegionMembers` and `RegionProtection` per region, built when a batch
+ * first needs the region.
+ */
 export function createOnboarding(
   config: Config,
   clients: Clients,
@@ -58,6 +72,10 @@ export function createOnboarding(
     verify: config.retryQueueUrl,
   };
   const onDeadLettered = deadLetterRecorder(clients.dynamodb, config.deadLetterIndexTable, logger);
+  const managed = new ManagedRegions(config.regions, clients, {
+    partition: config.partition,
+    onDiscovery: (report) => reportDiscovery(report, logger),
+  });
   return {
     config,
     logger,
@@ -69,20 +87,46 @@ export function createOnboarding(
           detail: describeError(error),
         }),
     }),
-    members: new Map(
-      config.regions.map((region) => [region, new RegionMembers(clients.guardduty(region), config)]),
-    ),
-    protections: new Map(
-      config.regions.map((region) => [
-        region,
+    regions: (signal, named) => managed.resolve(signal, named),
+    members: perRegion((region) => new RegionMembers(clients.guardduty(region), config)),
+    protections: perRegion(
+      (region) =>
         new RegionProtection(clients.guardduty(region), region, {
           protection: config.protection,
           mode: config.mode,
         }),
-      ]),
     ),
     send: (outbound) => dispatch(clients.sqs, urls, outbound, { onDeadLettered }),
   };
+}
+
+/** `build`, once per region. */
+function perRegion<T>(build: (region: string) => T): (region: string) => T {
+  const built = new Map<string, T>();
+  return (region) => {
+    const existing = built.get(region);
+    if (existing !== undefined) return existing;
+    const made = build(region);
+    built.set(region, made);
+    return made;
+  };
+}
+
+/** The regions the batch's requests name (a retry's, a repair's); bodies that do not parse name none. */
+function namedRegions(records: readonly SourceRecord[]): NamedRegion[] {
+  const named: NamedRegion[] = [];
+  for (const { body } of records) {
+    try {
+      const parsed = parseMessage(body);
+      const requests =
+        parsed.kind === "request" ? [parsed.request] : parsed.kind === "requests" ? parsed.requests : [];
+      for (const { regions = [], requestedAt } of requests)
+        for (const region of regions) named.push({ region, requestedAt });
+    } catch {
+      // admit() dead-letters it with the reason.
+    }
+  }
+  return named;
 }
 
 /** Logs and counts where the organization's configuration contradicts the profile (organization mode). */
@@ -132,16 +176,19 @@ export async function onboardBatch(
 ): Promise<BatchResult> {
   const { config } = deps;
   const at = (deps.now?.() ?? new Date()).toISOString();
-  const admitted = admit(records, config);
+  const { regions } = await deps.regions(signal, namedRegions(records));
+  const admitted = admit(records, { ...config, regions });
   reportTamperSignals(admitted, deps);
+  const members = new Map(regions.map((region) => [region, deps.members(region)]));
+  const protections = new Map(regions.map((region) => [region, deps.protections(region)]));
   const plan = await run(
     admitted,
     [
-      offboard(deps.members, config.offboardDepartedAccounts),
+      offboard(members, config.offboardDepartedAccounts),
       resolveAccounts(deps.accounts),
-      recreateMembers(deps.members),
-      administratorSide(deps.members),
-      verifyProtection(deps.protections, organizationFindings(deps), (region, detail) =>
+      recreateMembers(members),
+      administratorSide(members),
+      verifyProtection(protections, organizationFindings(deps), (region, detail) =>
         deps.logger.warn("organization configuration could not be read", { region, detail }),
       ),
       exhaustRetries(config.maxAttempts),

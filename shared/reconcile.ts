@@ -26,6 +26,7 @@ import { departedMembers, offboardRequests } from "./departed-members.ts";
 import { enqueue } from "./enqueue.ts";
 import { ConfigError } from "./errors.ts";
 import { findDetector, listMembersPage } from "./guardduty.ts";
+import { type RegionsSetting, reportDiscovery, resolveManagedRegions } from "./managed-regions.ts";
 import type { PipelineMetrics } from "./metrics.ts";
 import { isActive, listAccountsPage } from "./organizations.ts";
 import { describeError } from "./privacy.ts";
@@ -58,7 +59,9 @@ import { sendBatch } from "./sqs-batch.ts";
  */
 
 export interface ReconcileConfig {
-  readonly regions: readonly string[];
+  /** A list, or `all`: discovered at the start of every run (`managed-regions.ts`). */
+  readonly regions: RegionsSetting;
+  readonly partition: string;
   readonly onboardingQueueUrl: string;
   /** Where the run's units go (its own queue; the function consumes it). */
   readonly reconcileQueueUrl: string;
@@ -80,13 +83,15 @@ type Env = Readonly<Record<string, string | undefined>>;
 
 /** Reads the stage configuration the reconcile function needs; fails fast naming the variable. */
 export function loadReconcileConfig(env: Env = process.env): ReconcileConfig {
-  const { regions, administratorAccountId, sdkRequestTimeoutMs, protection } = loadStageConfig(env);
+  const { regions, partition, administratorAccountId, sdkRequestTimeoutMs, protection } =
+    loadStageConfig(env);
   // The onboard function's own reading of the mode and of the member side, so both agree.
   const { mode, acceptInvitations } = loadMembership(env);
   const runsTable = env.RECONCILE_RUNS_TABLE?.trim();
   if (!runsTable) throw new ConfigError("RECONCILE_RUNS_TABLE", "is required (the reconcile runs' table)");
   return {
     regions,
+    partition,
     onboardingQueueUrl: url(env, "ONBOARDING_QUEUE_URL"),
     reconcileQueueUrl: url(env, "RECONCILE_QUEUE_URL"),
     runsTable,
@@ -145,7 +150,14 @@ export async function startRun(
   signal?: AbortSignal,
 ): Promise<{ readonly runId: string; readonly regions: readonly string[]; readonly started: boolean }> {
   const { runs, config, logger } = reconciler;
-  const regions = config.regions;
+  // With `regions: all`, the regions are discovered afresh for every run: a region enabled since is in it.
+  const managed = await resolveManagedRegions(config.regions, reconciler.clients, config.partition, signal);
+  if (managed.discovered) reportDiscovery(managed, logger);
+  const { regions } = managed;
+  if (regions.length === 0) {
+    logger.warn("no managed region: nothing to reconcile", { runId });
+    return { runId, regions, started: false };
+  }
   const started = await runs.start(runId, regions, signal);
   const run = started ? undefined : await runs.get(runId, signal);
   if (run && (run.chunks !== undefined || run.done.size > 0)) {

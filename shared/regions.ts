@@ -89,9 +89,14 @@ export async function readOptIns(
   return { notEnabled, unread };
 }
 
-async function enabledRegions(
+/**
+ * The regions an account can use: ListRegions filtered to the usable statuses, every page. Without
+ * `accountId`, the caller's own account (resource type `account`); with one, a member of the
+ * caller's organization (`accountInOrganization`).
+ */
+export async function enabledRegions(
   account: AccountClient,
-  accountId: string,
+  accountId: string | undefined,
   signal?: AbortSignal,
 ): Promise<Set<string>> {
   const enabled = new Set<string>();

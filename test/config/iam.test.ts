@@ -75,12 +75,25 @@ function principal(
 
 /**
  * The stage a recorded call was made under: the stage's regions are at least the call's region, and a
- * call into a member role was made by a stage configured with that role.
+ * call into a member role was made by a stage configured with that role. ListRegions of the caller's
+ * own account (resource type `account`) is the discovery only a stage with regions `all` makes.
  */
 function stageOf(call: AuthorizationRecord): Stage {
   const region = String(call.context["aws:RequestedRegion"] ?? "us-east-1");
   const role = call.action.startsWith("sts:") ? /:role\/([\w+=,.@-]+)$/.exec(call.resource)?.[1] : undefined;
-  return { regions: region, memberRoleName: role };
+  const discovery = call.action === "account:ListRegions" && call.resource.endsWith(":account");
+  return { regions: discovery ? "all" : region, memberRoleName: role };
+}
+
+/**
+ * The documents of one owner under one stage (and account), evaluated once: thousands of recorded calls
+ * share a few dozen of them, and each evaluation reads the whole template.
+ */
+const evaluated = new Map<string, PolicyDocument[]>();
+function once(key: string, evaluate: () => PolicyDocument[]): PolicyDocument[] {
+  const known = evaluated.get(key) ?? evaluate();
+  evaluated.set(key, known);
+  return known;
 }
 
 /** Who a recorded call came from, with the policies the deployment gives it; undefined for test users. */
@@ -88,12 +101,18 @@ function deployedPrincipal(call: AuthorizationRecord, stage: Stage): Principal |
   const name = call.principalArn.split("/").pop() ?? "";
   const as = (policies: PolicyDocument[]) =>
     principal(name, call.accountId, policies, call.sessionPolicy, call.organizationId);
+  const key = (owner: string) => `${owner} ${JSON.stringify(stage)}`;
   const fn = Object.keys(stack.functions).find((candidate) => name.endsWith(`-${candidate}`));
-  if (fn) return as(policiesIn(template(), roleOf(fn), stage));
-  if (name === "operator") return as(policiesIn(template(), "OperatorPolicy", stage));
+  if (fn) return as(once(key(fn), () => policiesIn(template(), roleOf(fn), stage)));
+  if (name === "operator") return as(once(key(name), () => policiesIn(template(), "OperatorPolicy", stage)));
   if (name === "GuardDutyOnboardingMember") {
     const Regions = stage.regions ?? PACKAGED_REGIONS;
-    return as(memberRole(call.accountId, { AdministratorRoleArn: acceptRoleArn, Regions }).policies);
+    return as(
+      once(
+        `${key(name)} ${call.accountId}`,
+        () => memberRole(call.accountId, { AdministratorRoleArn: acceptRoleArn, Regions }).policies,
+      ),
+    );
   }
   if (name === "OrganizationAccountAccessRole") return as(ORGANIZATION_ACCESS_POLICIES);
   return undefined;
@@ -109,12 +128,17 @@ async function allowed(who: Principal, action: string, resource = "*", context: 
   return decision.allowed;
 }
 
-/** Every Allow statement of the documents a deployment creates, with where it comes from. */
+/**
+ * Every Allow statement of the documents a deployment creates, with where it comes from: with a list of
+ * regions, and with regions all (test/config/all-regions.test.ts packages that variant too).
+ */
 function allowStatements(): { owner: string; statement: Statement }[] {
   const owners = [roleOf("onboard"), roleOf("accept"), roleOf("reconcile"), "OperatorPolicy"];
   const stackStatements = owners.flatMap((owner) =>
-    policiesIn(template(), owner).flatMap((policy) =>
-      statementsOf(policy).map((statement) => ({ owner, statement })),
+    [{}, { regions: "all" }].flatMap((stage) =>
+      policiesIn(template(), owner, stage).flatMap((policy) =>
+        statementsOf(policy).map((statement) => ({ owner, statement })),
+      ),
     ),
   );
   const member = memberRole(MEMBER, { AdministratorRoleArn: acceptRoleArn, Regions: PACKAGED_REGIONS });
@@ -226,12 +250,16 @@ describe("every call the integration tier made", () => {
   it("needs every GuardDuty, Organizations, STS and Account statement of each function's role: drop one and a call is denied", async () => {
     for (const fn of ["onboard", "accept", "reconcile"]) {
       const made = calls.filter((call) => call.principalArn.endsWith(`-${fn}`));
-      const [policy] = policiesIn(template(), roleOf(fn));
-      const sids = statementsOf(policy as PolicyDocument)
-        .filter((statement) =>
-          list(statement.Action).some((action) => /^(guardduty|organizations|sts|account):/.test(action)),
-        )
-        .map((statement) => statement.Sid);
+      // The statements of both variants: a list of regions, and regions all (its discovery).
+      const variants = [{}, { regions: "all" }].flatMap((stage) => policiesIn(template(), roleOf(fn), stage));
+      const sids = new Set(
+        variants
+          .flatMap((policy) => statementsOf(policy))
+          .filter((statement) =>
+            list(statement.Action).some((action) => /^(guardduty|organizations|sts|account):/.test(action)),
+          )
+          .map((statement) => statement.Sid),
+      );
       for (const sid of sids) {
         let denied = 0;
         for (const call of made) {

@@ -191,6 +191,18 @@ describe("packaged stack", () => {
       expect(String(role.Properties.RoleName).length).toBeLessThanOrEqual(64);
     }
   });
+
+  it("discovers no regions with a list of them: the own-account ListRegions exists only under regions all", () => {
+    expect(packaged.template.Conditions?.ManagesAllRegions).toEqual({
+      "Fn::Equals": ["us-east-1,eu-west-1", "all"],
+    });
+    const discovery = JSON.stringify(resources()).match(
+      /"Fn::If":\["ManagesAllRegions",\{"Sid":"DiscoverEnabledRegions"/g,
+    );
+    // onboard, reconcile, the operator; never accept, which discovers nothing.
+    expect(discovery).toHaveLength(3);
+    expect(JSON.stringify(props("AcceptRole"))).not.toContain("account:ListRegions");
+  });
 });
 
 describe("packaged Lambda artifact", () => {

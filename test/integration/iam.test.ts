@@ -1,6 +1,6 @@
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
 import { run } from "../../cli/main.ts";
@@ -33,8 +33,14 @@ function withoutStatement(roleName: string, sid: string): string {
   const before = document.Statement.length;
   document.Statement = document.Statement.filter((statement: { Sid?: string }) => statement.Sid !== sid);
   expect(document.Statement.length).toBe(before - 1);
-  const file = join(mkdtempSync(join(tmpdir(), "gd-onboard-iam-")), "serverless.yml");
+  const directory = mkdtempSync(join(tmpdir(), "gd-onboard-iam-"));
+  const file = join(directory, "serverless.yml");
   writeFileSync(file, stringify(definition));
+  // The files serverless.yml reads (`${file(./shared/guardduty-regions.json)}`), beside the copy.
+  for (const [, referenced = ""] of readFileSync("serverless.yml", "utf8").matchAll(/\$\{file\(([^)]+)\)/g)) {
+    mkdirSync(dirname(join(directory, referenced)), { recursive: true });
+    copyFileSync(referenced, join(directory, referenced));
+  }
   return file;
 }
 

@@ -43,6 +43,8 @@ export const PACKAGED_MEMBER_ROLE = "GuardDutyOnboardingMember";
 export interface Stage {
   readonly regions?: string;
   readonly memberRoleName?: string;
+  /** The partition deployed to (default `aws`). */
+  readonly partition?: string;
 }
 
 /**
@@ -60,6 +62,7 @@ export function evaluator(template: unknown, stage: Stage = {}): TemplateEvaluat
   return new TemplateEvaluator(JSON.parse(text) as CloudFormationTemplate, {
     accountId: ACCOUNT,
     region: REGION,
+    partition: stage.partition,
     stackName: "guardduty-onboarding-test",
     resources: {
       OnboardingQueue: queue("onboarding"),

@@ -7,7 +7,7 @@ import { type LocalStack, type LocalStackOptions, startLocalStack } from "../../
  */
 export function startTestStack(
   accounts: readonly string[],
-  options: Partial<LocalStackOptions> & { readonly seed?: number; readonly regions?: readonly string[] } = {},
+  options: Partial<LocalStackOptions> & { readonly seed?: number } = {},
 ): Promise<LocalStack> {
   const { seed = 11, regions = ["us-east-1", "eu-west-1"], ...rest } = options;
   return startLocalStack({

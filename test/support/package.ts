@@ -16,6 +16,7 @@ export interface Packaged {
 export interface CloudFormationTemplate {
   Resources: Record<string, { Type: string; Properties: Record<string, unknown> }>;
   Outputs?: Record<string, unknown>;
+  Conditions?: Record<string, unknown>;
 }
 
 /**

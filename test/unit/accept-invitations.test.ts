@@ -23,7 +23,6 @@ function memberAcceptance(
     {
       roleName: "GuardDutyOnboardingMember",
       administratorAccountId: ADMIN,
-      regions: ["us-east-1", "eu-west-1"],
       sessionName: "test",
       sourceIdentity: false,
       protection: DEFAULT_PROFILE,

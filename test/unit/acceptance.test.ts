@@ -30,7 +30,6 @@ const acceptance = new MemberAcceptance(
     roleName: "GuardDutyOnboardingMember",
     externalId: "ext-1",
     administratorAccountId: ADMIN,
-    regions: ["us-east-1", "eu-west-1"],
     sessionName: "guardduty-onboarding-prod-onboard",
     sourceIdentity: true,
     protection: DEFAULT_PROFILE,
@@ -126,6 +125,10 @@ describe("MemberAcceptance.accept", () => {
     });
     expect(guardduty.commandCalls(AcceptAdministratorInvitationCommand)[0]?.args[0].input.DetectorId).toBe(
       "existing",
+    );
+    // The session acts only in the regions it accepts in (whatever the stage manages: regions all).
+    expect(sts.commandCalls(AssumeRoleCommand)[0]?.args[0].input.Policy).toBe(
+      memberSessionPolicy(["us-east-1"]),
     );
   });
 

@@ -1,3 +1,4 @@
+import { AccountClient, ListRegionsCommand } from "@aws-sdk/client-account";
 import { CloudFormationClient, DescribeStacksCommand } from "@aws-sdk/client-cloudformation";
 import {
   GetMemberDetectorsCommand,
@@ -233,6 +234,50 @@ describe("gd-onboard coverage", () => {
       new RegExp(`${A}\\s+eu-west-1\\s+plans-differ\\s+S3_DATA_EVENTS is DISABLED, wanted ENABLED;`),
     );
     expect(stderr).toContain("regions read 2/2");
+  });
+
+  it("discovers a stage's regions when they are all, warns of a region that did not answer, and checks --regions against the partition's", async () => {
+    // Prepare: the stage's Regions output is "all"; the administrator's account enabled three regions,
+    // has its detector in us-east-1, none in ap-south-1, and eu-west-1 fails.
+    const account = mockClient(AccountClient);
+    cloudformation.on(DescribeStacksCommand).resolves({
+      Stacks: [
+        {
+          StackName: "guardduty-onboarding-prod",
+          StackStatus: "UPDATE_COMPLETE",
+          CreationTime: new Date(),
+          Outputs: [
+            { OutputKey: "OnboardingQueueUrl", OutputValue: DLQ_URL.replace("dead-letter", "onboarding") },
+            { OutputKey: "DeadLetterQueueUrl", OutputValue: DLQ_URL },
+            { OutputKey: "Regions", OutputValue: "all" },
+          ],
+        },
+      ],
+    });
+    account.on(ListRegionsCommand).resolves({
+      Regions: ["ap-south-1", "eu-west-1", "us-east-1"].map((RegionName) => ({
+        RegionName,
+        RegionOptStatus: "ENABLED_BY_DEFAULT",
+      })),
+    });
+    guardduty.on(ListDetectorsCommand).callsFake(async (_input, getClient) => {
+      const region = await getClient().config.region();
+      if (region === "eu-west-1") throw awsError("InternalServerErrorException", "try again");
+      return { DetectorIds: region === "us-east-1" ? ["det-1"] : [] };
+    });
+
+    // Act
+    const discovered = await cli(["coverage", "--stage", "prod", "--json"]);
+    const named = await cli(["coverage", "--stage", "prod", "--json", "--regions", "ap-south-1"]);
+    const foreign = await cli(["coverage", "--stage", "prod", "--regions", "cn-north-1"]);
+    account.restore();
+
+    // Assess: eu-west-1 stays in (unknown is not "no detector") and fails again; ap-south-1 is not managed.
+    expect(discovered.code).toBe(1);
+    expect(Object.keys(JSON.parse(discovered.stdout).byRegion)).toEqual(["eu-west-1", "us-east-1"]);
+    expect(discovered.stderr).toContain("warning: eu-west-1: GuardDuty could not be asked");
+    expect(Object.keys(JSON.parse(named.stdout).byRegion)).toEqual(["ap-south-1"]);
+    expect(foreign).toMatchObject({ code: 2, stderr: expect.stringContaining("cn-north-1 not managed") });
   });
 
   it("writes one CSV row per pair of the verdicts asked for, and JSON with every count", async () => {

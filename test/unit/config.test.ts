@@ -24,6 +24,26 @@ describe("loadConfig", () => {
     });
   });
 
+  it("takes regions all (discovered at run time) and still validates any other value", () => {
+    const all = loadConfig({ ...base, ACCEPT_QUEUE_URL: ACCEPT_QUEUE, GUARDDUTY_REGIONS: " all " });
+    const china = loadConfig({ ...base, ACCEPT_INVITATIONS: "false", AWS_REGION: "cn-north-1" });
+
+    expect(all).toMatchObject({ regions: "all", partition: "aws" });
+    expect(china).toMatchObject({ regions: ["cn-north-1"], partition: "aws-cn" });
+    expect(() => loadConfig({ ...base, GUARDDUTY_REGIONS: "all,us-east-1" })).toThrow(
+      new ConfigError("GUARDDUTY_REGIONS", '"all" is not a region (nor "all")'),
+    );
+    expect(() => loadConfig({ ...base, GUARDDUTY_REGIONS: "everywhere" })).toThrow(ConfigError);
+  });
+
+  it("lets a profile name its own regions under regions all", () => {
+    const plans = JSON.stringify({ default: {}, regions: { "ap-south-1": {} } });
+    const env = { ...base, ACCEPT_INVITATIONS: "false", PROTECTION_PLANS: plans };
+
+    expect(loadConfig({ ...env, GUARDDUTY_REGIONS: "all" }).protection.regions).toHaveProperty("ap-south-1");
+    expect(() => loadConfig({ ...env, GUARDDUTY_REGIONS: "us-east-1" })).toThrow(/PROTECTION_PLANS/);
+  });
+
   it("hands invited members to the member side's queue in invitation mode", () => {
     expect(loadConfig({ ...base, ACCEPT_QUEUE_URL: ACCEPT_QUEUE }).acceptQueueUrl).toBe(ACCEPT_QUEUE);
     expect(() => loadConfig(base)).toThrow(

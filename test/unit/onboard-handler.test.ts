@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { AccountClient, ListRegionsCommand } from "@aws-sdk/client-account";
 import {
   BadRequestException,
   CreateMembersCommand,
@@ -34,6 +35,7 @@ const ACCEPT = "https://sqs.us-east-1.amazonaws.com/111111111111/accept";
 const ADMIN = "111111111111";
 
 const guardduty = mockClient(GuardDutyClient);
+const account = mockClient(AccountClient);
 const organizations = mockClient(OrganizationsClient);
 const sqs = mockClient(SQSClient);
 let stdout: MockInstance;
@@ -96,6 +98,7 @@ const emf = () =>
 beforeEach(() => {
   org.clear();
   guardduty.reset();
+  account.reset();
   organizations.reset();
   sqs.reset();
   guardduty.on(ListDetectorsCommand).resolves({ DetectorIds: ["det-1"] });
@@ -148,6 +151,47 @@ describe("onboard handler", () => {
       .flatMap((call) => call.args[0].input.AccountIds);
     expect(invited.sort()).toEqual([a, a, b, b]);
     expect(sqs.commandCalls(SendMessageBatchCommand)).toHaveLength(0);
+  });
+
+  it("with regions all, onboards into the regions where the administrator has a detector, discovered once per container", async () => {
+    // Prepare: three usable regions, no detector in ap-south-1.
+    const [a, b] = accountIds(2) as [string, string];
+    member(a);
+    member(b);
+    account.on(ListRegionsCommand).resolves({
+      Regions: ["ap-south-1", "eu-west-1", "us-east-1"].map((RegionName) => ({
+        RegionName,
+        RegionOptStatus: "ENABLED_BY_DEFAULT",
+      })),
+    });
+    guardduty.on(ListDetectorsCommand).callsFake(async (_input, getClient) => {
+      const region = await getClient().config.region();
+      return { DetectorIds: region === "ap-south-1" ? [] : [`det-${region}`] };
+    });
+    const invoke = await handler({ GUARDDUTY_REGIONS: "all" });
+
+    // Act: two batches within the discovery's TTL.
+    const first = await invoke([sqsRecord(organizationsEvent(a))]);
+    const second = await invoke([sqsRecord(onboardingRequest(b))]);
+
+    // Assess
+    expect([first, second]).toEqual([{ batchItemFailures: [] }, { batchItemFailures: [] }]);
+    const regionsOf = async (command: typeof CreateMembersCommand) =>
+      Promise.all(guardduty.commandCalls(command).map((call) => call.thisValue.config.region()));
+    expect((await regionsOf(CreateMembersCommand)).sort()).toEqual([
+      "eu-west-1",
+      "eu-west-1",
+      "us-east-1",
+      "us-east-1",
+    ]);
+    expect(account.commandCalls(ListRegionsCommand)).toHaveLength(1);
+    expect(account.commandCalls(ListRegionsCommand)[0]?.args[0].input.AccountId).toBeUndefined();
+    const discovered = logLines()
+      .map((line) => JSON.parse(line))
+      .filter((line) => line.message === "managed regions discovered");
+    expect(discovered).toEqual([
+      expect.objectContaining({ regions: ["eu-west-1", "us-east-1"], withoutDetector: ["ap-south-1"] }),
+    ]);
   });
 
   it("dead-letters a malformed body verbatim without disturbing its batch siblings", async () => {
