@@ -162,12 +162,6 @@ export async function runReconcileScale(options: ReconcileScaleOptions): Promise
           value: `${report.summary.desired} desired pairs of ${members.length * regions.length}, coverage ${report.summary.ratio}`,
           why: "pairs were left out (a region failed, or a unit never ran)",
         },
-        {
-          name: "faster than the one-invocation baseline",
-          met: baseline.sampleAccounts === 0 || wallTimeMs < baseline.wallTimeMs,
-          value: `${seconds(wallTimeMs)} vs ${seconds(baseline.wallTimeMs)} (${(wallTimeMs / lowerBound.wallTimeMs).toFixed(2)}× the lower bound)`,
-          why: "the units' concurrency or the sandbox's CPU leaves the listing or the regions' reads short of their throttles",
-        },
       ],
     };
   } finally {

@@ -248,6 +248,8 @@ export class GuardDutyState {
   /** Accounts whose GuardDuty service-linked role exists (CreateDetector creates it on first use). */
   private readonly serviceLinkedRoles = new Set<string>();
   private detectorGeneration = 0;
+  /** `membersOf`'s order, per `${administratorId}/${region}`; dropped whenever a member is added or deleted. */
+  private readonly sortedMembers = new Map<string, MemberRecord[]>();
   /** `${administratorId}/${region}` → member account id → record. */
   private readonly members = new Map<string, Map<string, MemberRecord>>();
   private readonly invitationIds: Random;
@@ -347,12 +349,20 @@ export class GuardDutyState {
     return record && this.advance(record);
   }
 
-  /** The administrator's members in a region, by account id. */
+  /**
+   * The administrator's members in a region, by account id. The order is kept between calls (a large
+   * organization's ListMembers pages would otherwise sort every member on every page).
+   */
   membersOf(administratorId: string, region: string): MemberRecord[] {
-    const records = [...(this.members.get(`${administratorId}/${region}`)?.values() ?? [])].map((record) =>
-      this.advance(record),
-    );
-    return records.sort((a, b) => a.accountId.localeCompare(b.accountId));
+    const key = `${administratorId}/${region}`;
+    let sorted = this.sortedMembers.get(key);
+    if (sorted === undefined) {
+      sorted = [...(this.members.get(key)?.values() ?? [])].sort((a, b) =>
+        a.accountId.localeCompare(b.accountId),
+      );
+      this.sortedMembers.set(key, sorted);
+    }
+    return sorted.map((record) => this.advance(record));
   }
 
   /** Every member record of every administrator. */
@@ -375,6 +385,7 @@ export class GuardDutyState {
   ): void {
     if (this.detector(accountId, region) === undefined) this.putDetector(accountId, region);
     this.configureFeatures(accountId, region, features);
+    this.sortedMembers.delete(`${administratorId}/${region}`);
     this.recordsOf(administratorId, region).set(accountId, {
       administratorId,
       accountId,
@@ -453,6 +464,7 @@ export class GuardDutyState {
           })),
       );
     }
+    this.sortedMembers.delete(`${administratorId}/${region}`);
     this.recordsOf(administratorId, region).set(accountId, record);
     return [];
   }
@@ -515,6 +527,7 @@ export class GuardDutyState {
       return [{ accountId, result: GuardDutyText.stillAssociated }];
     }
     this.members.get(`${administratorId}/${region}`)?.delete(accountId);
+    this.sortedMembers.delete(`${administratorId}/${region}`);
     return [];
   }
 

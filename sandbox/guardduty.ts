@@ -482,11 +482,9 @@ export class GuardDutyService implements WireService {
     const records = this.state
       .membersOf(call.caller, call.region)
       .filter((record) => onlyAssociated === "false" || record.status === "Enabled");
-    return paginate(
-      records.map((record) => this.toMember(record)),
-      call.request.query,
-      "members",
-    );
+    // The page first, then its members' shapes: a page of 50 out of tens of thousands.
+    const page = paginate(records, call.request.query, "members") as { members: MemberRecord[] };
+    return { ...page, members: page.members.map((record) => this.toMember(record)) };
   }
 
   private getMembers(call: Call): unknown {
