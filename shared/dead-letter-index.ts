@@ -83,6 +83,21 @@ export class DeadLetterIndex {
     }
   }
 
+  /** Forgets pairs whose dead letter no longer holds their repair back (a region the account had not enabled). */
+  async forget(pairs: readonly { readonly accountId: string; readonly region: string }[]): Promise<void> {
+    for (const part of chunk(pairs, MAX_WRITE)) {
+      let requests = part.map(({ accountId, region }) => ({
+        DeleteRequest: { Key: { accountId: { S: accountId }, region: { S: region } } },
+      }));
+      for (let round = 0; round < WRITE_ROUNDS && requests.length > 0; round++) {
+        const answer = await this.#client.send(
+          new BatchWriteItemCommand({ RequestItems: { [this.#table]: requests } }),
+        );
+        requests = (answer.UnprocessedItems?.[this.#table] ?? []) as typeof requests;
+      }
+    }
+  }
+
   /** The pairs among `pairs` whose dead letter still waits, as `<account id>/<region>` keys. */
   async waiting(
     pairs: readonly { readonly accountId: string; readonly region: string }[],

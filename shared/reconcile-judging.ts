@@ -93,10 +93,18 @@ async function waitingInDeadLetterQueue(
   options: RepairOptions,
   signal?: AbortSignal,
 ): Promise<Set<string>> {
+  const index = reconciler.deadLetters;
+  // A pair in an opt-in region the account has not enabled: its dead letter (the member side could not
+  // enter the region) is explained, and must not hold back the repair once the account opts in.
+  const notEnabled = pairs.filter((pair) => pair.verdict === "region-not-enabled-for-account");
   const candidates = pairs.filter((pair) => repairOf(pair, options) !== undefined);
-  if (!reconciler.deadLetters || candidates.length === 0) return new Set();
+  if (!index || candidates.length + notEnabled.length === 0) return new Set();
   try {
-    return await reconciler.deadLetters.waiting(candidates, signal);
+    const waiting = await index.waiting([...candidates, ...notEnabled], signal);
+    const explained = notEnabled.filter((pair) => waiting.has(pairKey(pair)));
+    if (explained.length > 0) await index.forget(explained);
+    for (const pair of explained) waiting.delete(pairKey(pair));
+    return waiting;
   } catch (error) {
     reconciler.logger.warn("dead-letter index not read; pairs waiting in the DLQ are enqueued again", {
       detail: describeError(error),

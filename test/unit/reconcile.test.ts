@@ -592,6 +592,26 @@ describe("a reconcile run", () => {
     );
   });
 
+  it("forgets the dead letter of a pair in an opt-in region the account has not enabled, so that its repair is not held back once it opts in", async () => {
+    vi.spyOn(process.stdout, "write").mockImplementation(() => true);
+    vi.spyOn(process.stderr, "write").mockImplementation(() => true);
+    const account = mockClient(AccountClient);
+    account.on(ListRegionsCommand).resolves({ Regions: [] });
+    shrink(5);
+    const optedOut = ids[1] as string;
+    const index = new DeadLetterIndex(dynamodb, indexTable);
+    await index.record([{ accountId: optedOut, region: "af-south-1", reason: "access-denied" }]);
+
+    const subject = { ...reconciler({ GUARDDUTY_REGIONS: "af-south-1" }), deadLetters: index };
+    const { runId } = await drive(subject);
+
+    account.restore();
+    const report = (await subject.runs.report(runId)) as ReconcileReport;
+    expect(report.summary.byVerdict["region-not-enabled-for-account"]).toBe(4);
+    expect(report.waitingInDeadLetterQueue).toBe(0);
+    expect(await index.waiting([{ accountId: optedOut, region: "af-south-1" }])).toEqual(new Set());
+  });
+
   it("enqueues every repair when the dead-letter index cannot be read, and says so", async () => {
     vi.spyOn(process.stdout, "write").mockImplementation(() => true);
     const stderr = vi.spyOn(process.stderr, "write").mockImplementation(() => true);
