@@ -322,11 +322,43 @@ describe("what each function may do beyond the sandbox's services (SQS, CloudWat
     expect(await allowed(accept, "logs:PutLogEvents", logGroup("accept"))).toBe(true);
   });
 
-  it("lets reconcile only enqueue on the onboarding queue", async () => {
+  it("lets reconcile enqueue repairs on the onboarding queue, run its units on its own queue, record its runs and read the dead-letter index", async () => {
     const reconcile = principal("reconcile", ACCOUNT, policiesIn(template(), roleOf("reconcile")));
+    const tableOf = (name: string) =>
+      `arn:aws:dynamodb:us-east-1:${ACCOUNT}:table/guardduty-onboarding-test-${name}`;
     expect(await allowed(reconcile, "sqs:SendMessage", queue("onboarding"))).toBe(true);
-    for (const name of ["retry", "dead-letter"])
+    for (const name of ["retry", "dead-letter", "accept"])
       expect(await allowed(reconcile, "sqs:SendMessage", queue(name))).toBe(false);
+    for (const action of [
+      "sqs:SendMessage",
+      "sqs:ReceiveMessage",
+      "sqs:DeleteMessage",
+      "sqs:GetQueueAttributes",
+    ])
+      expect(await allowed(reconcile, action, queue("reconcile")), action).toBe(true);
+    for (const action of ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"])
+      expect(await allowed(reconcile, action, tableOf("reconcile-runs")), action).toBe(true);
+    for (const action of ["dynamodb:BatchGetItem", "dynamodb:BatchWriteItem"])
+      expect(await allowed(reconcile, action, tableOf("dead-letter-index")), action).toBe(true);
+    for (const [action, name] of [
+      ["dynamodb:Scan", "reconcile-runs"],
+      ["dynamodb:DeleteTable", "reconcile-runs"],
+      ["dynamodb:PutItem", "account-directory"],
+      ["sqs:PurgeQueue", "reconcile"],
+    ] as const) {
+      const resource = action.startsWith("sqs:") ? queue(name) : tableOf(name);
+      expect(await allowed(reconcile, action, resource), `${action} ${name}`).toBe(false);
+    }
+  });
+
+  it("lets onboard and accept record their dead letters in the index, and nothing more of it", async () => {
+    const index = `arn:aws:dynamodb:us-east-1:${ACCOUNT}:table/guardduty-onboarding-test-dead-letter-index`;
+    for (const fn of ["onboard", "accept"]) {
+      const role = principal(fn, ACCOUNT, policiesIn(template(), roleOf(fn)));
+      expect(await allowed(role, "dynamodb:BatchWriteItem", index), fn).toBe(true);
+      for (const action of ["dynamodb:BatchGetItem", "dynamodb:Scan", "dynamodb:DeleteTable"])
+        expect(await allowed(role, action, index), `${fn} ${action}`).toBe(false);
+    }
   });
 
   it("lets an operator read, replay and redrive the DLQ and enqueue, with the stack's outputs", async () => {

@@ -129,7 +129,7 @@ describe("packaged reconcile function", () => {
           }),
         );
       }
-      expect(kinds).toEqual(["accounts", "pairs"]);
+      expect(kinds).toEqual(["accounts", "pairs", "members"]);
 
       // Assess: the management account and the workload account, never the administrator.
       const { Messages = [] } = await local.sqs.client.send(

@@ -59,6 +59,10 @@ export function evaluator(template: unknown, stage: Stage = {}): TemplateEvaluat
     ref: `https://sqs.${REGION}.amazonaws.com/${ACCOUNT}/${name}`,
     attributes: { Arn: `arn:aws:sqs:${REGION}:${ACCOUNT}:${name}`, QueueName: name },
   });
+  const table = (name: string) => ({
+    ref: `guardduty-onboarding-test-${name}`,
+    attributes: { Arn: `arn:aws:dynamodb:${REGION}:${ACCOUNT}:table/guardduty-onboarding-test-${name}` },
+  });
   return new TemplateEvaluator(JSON.parse(text) as CloudFormationTemplate, {
     accountId: ACCOUNT,
     region: REGION,
@@ -69,12 +73,10 @@ export function evaluator(template: unknown, stage: Stage = {}): TemplateEvaluat
       RetryQueue: queue("retry"),
       AcceptQueue: queue("accept"),
       DeadLetterQueue: queue("dead-letter"),
-      AccountDirectoryTable: {
-        ref: "guardduty-onboarding-test-account-directory",
-        attributes: {
-          Arn: `arn:aws:dynamodb:${REGION}:${ACCOUNT}:table/guardduty-onboarding-test-account-directory`,
-        },
-      },
+      ReconcileQueue: queue("reconcile"),
+      AccountDirectoryTable: table("account-directory"),
+      ReconcileRunsTable: table("reconcile-runs"),
+      DeadLetterIndexTable: table("dead-letter-index"),
     },
   });
 }
