@@ -1,12 +1,11 @@
 import { CreateDetectorCommand, GuardDutyClient } from "@aws-sdk/client-guardduty";
 import { afterEach, describe, expect, it } from "vitest";
-import { run } from "../../cli/main.ts";
 import type { LocalStack } from "../../local/local-stack.ts";
 import { runReconcile } from "../../local/reconcile.ts";
 import { ADMINISTRATOR_ACCESS_KEY_ID } from "../../sandbox/identity.ts";
 import { guardDutyRegions } from "../../shared/managed-regions.ts";
 import { accountIds } from "../support/events.ts";
-import { onboardAccounts, startTestStack } from "../support/local.ts";
+import { onboardAccounts, operatorCoverage, startTestStack } from "../support/local.ts";
 
 /**
  * Stage parameter `regions: all` across the wire: the functions discover the regions where the
@@ -18,13 +17,10 @@ import { onboardAccounts, startTestStack } from "../support/local.ts";
 const MANAGED = ["eu-west-1", "us-east-1"];
 const LATER = "us-west-2";
 let local: LocalStack | undefined;
-const savedEnv = { ...process.env };
 
 afterEach(async () => {
   await local?.stop();
   local = undefined;
-  for (const name of Object.keys(process.env)) if (!(name in savedEnv)) delete process.env[name];
-  Object.assign(process.env, savedEnv);
 });
 
 /** The regions where `accountId` is a member of the administrator, and its status there. */
@@ -87,14 +83,7 @@ describe("regions all", () => {
       });
 
     // Assess 3: the operator's coverage discovers the same regions, and every pair is protected.
-    let stdout = "";
-    const code = await run(["coverage", "--local", "--json"], {
-      stdout: { write: (text: string) => (stdout += text) },
-      stderr: { write: () => {} },
-      env: stack.env,
-    });
-    const coverage = JSON.parse(stdout) as { coverage: number; byRegion: Record<string, unknown> };
-    expect(code).toBe(0);
+    const coverage = await operatorCoverage(stack);
     expect(Object.keys(coverage.byRegion).sort()).toEqual([...MANAGED, LATER].sort());
     expect(coverage.coverage).toBe(1);
     // Every call was made under the policies a deployment with regions all would give its caller.

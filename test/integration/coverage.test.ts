@@ -11,13 +11,12 @@ import {
   UpdateDetectorCommand,
 } from "@aws-sdk/client-guardduty";
 import { afterEach, describe, expect, it } from "vitest";
-import { run } from "../../cli/main.ts";
 import type { LocalStack } from "../../local/local-stack.ts";
 import { runReconcile } from "../../local/reconcile.ts";
 import { peekDeadLetters } from "../../local/summary.ts";
 import { ADMINISTRATOR_ACCESS_KEY_ID } from "../../sandbox/identity.ts";
 import { accountIds } from "../support/events.ts";
-import { onboardAccounts, startTestStack } from "../support/local.ts";
+import { onboardAccounts, operatorCoverage, startTestStack } from "../support/local.ts";
 
 /**
  * Coverage across the wire: members protected by the pipeline are put out of place with the calls
@@ -29,33 +28,11 @@ import { onboardAccounts, startTestStack } from "../support/local.ts";
  */
 const REGIONS = ["us-east-1", "eu-west-1"];
 let local: LocalStack | undefined;
-const savedEnv = { ...process.env };
 
 afterEach(async () => {
   await local?.stop();
   local = undefined;
-  for (const name of Object.keys(process.env)) if (!(name in savedEnv)) delete process.env[name];
-  Object.assign(process.env, savedEnv);
 });
-
-interface CoverageJson {
-  coverage: number;
-  desired: number;
-  byVerdict: Record<string, number>;
-  pairs: { accountId: string; region: string; verdict: string; detail: string }[];
-}
-
-/** `gd-onboard coverage --local --json` as an operator runs it, with the stack's operator credentials. */
-async function coverage(stack: LocalStack): Promise<CoverageJson> {
-  let stdout = "";
-  const code = await run(["coverage", "--local", "--json"], {
-    stdout: { write: (text: string) => (stdout += text) },
-    stderr: { write: () => {} },
-    env: stack.env,
-  });
-  expect(code).toBe(0);
-  return JSON.parse(stdout) as CoverageJson;
-}
 
 /** A GuardDuty client of `accountId` itself (the member's own credentials) or of the administrator. */
 function client(stack: LocalStack, region: string, accountId?: string): GuardDutyClient {
@@ -88,7 +65,7 @@ describe("coverage", () => {
     local = await startTestStack(ids, { regions: REGIONS, sandbox: { accountCount: 0 } });
     const stack = local;
     await onboardAccounts(stack, [...ids, stack.sandbox.managementAccountId]);
-    expect((await coverage(stack)).coverage).toBe(1);
+    expect((await operatorCoverage(stack)).coverage).toBe(1);
 
     // … then put out of place, in us-east-1, by the calls AWS offers each party.
     const region = "us-east-1";
@@ -112,7 +89,7 @@ describe("coverage", () => {
     );
 
     // Act 1: the operator's view.
-    const before = await coverage(stack);
+    const before = await operatorCoverage(stack);
 
     // Assess 1: one verdict per pair put out of place; the rest protected.
     const desired = (ids.length + 1) * REGIONS.length;
@@ -143,7 +120,7 @@ describe("coverage", () => {
       "plans-differ": 1,
       "invited-not-accepted": 1,
     });
-    const after = await coverage(stack);
+    const after = await operatorCoverage(stack);
     expect(after).toMatchObject({ coverage: 1, desired, byVerdict: { protected: desired } });
     expect(stack.sandbox.counters.calls("StartMonitoringMembers", region)).toBe(1);
     expect(await peekDeadLetters(stack.sqs.client, stack.sqs.urls.DeadLetterQueue as string)).toEqual([]);
@@ -167,7 +144,7 @@ describe("coverage", () => {
       }),
     );
     await admin.send(new InviteMembersCommand({ DetectorId, AccountIds: [failing] }));
-    const before = await coverage(stack);
+    const before = await operatorCoverage(stack);
     const invitationsBefore = stack.sandbox.counters.invitations(failing, region);
 
     // Act: the scheduled reconciliation, then the pipeline works through its repair.
@@ -181,7 +158,7 @@ describe("coverage", () => {
         .map(({ accountId, region, verdict }) => ({ accountId, region, verdict })),
     ).toEqual([{ accountId: failing, region, verdict: "email-verification-failed" }]);
     expect(report.repairs).toEqual({ "email-verification-failed": 1 });
-    expect(await coverage(stack)).toMatchObject({ coverage: 1, byVerdict: { protected: 3 } });
+    expect(await operatorCoverage(stack)).toMatchObject({ coverage: 1, byVerdict: { protected: 3 } });
     expect(stack.sandbox.status(failing, region)).toBe("Enabled");
     expect(stack.sandbox.counters.invitations(failing, region) - invitationsBefore).toBe(1);
     const { Members = [] } = await admin.send(new GetMembersCommand({ DetectorId, AccountIds: [failing] }));

@@ -1,10 +1,9 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { run } from "../../cli/main.ts";
 import type { LocalStack } from "../../local/local-stack.ts";
 import { runReconcile } from "../../local/reconcile.ts";
 import { peekDeadLetters } from "../../local/summary.ts";
 import { accountIds } from "../support/events.ts";
-import { onboardAccounts, startTestStack } from "../support/local.ts";
+import { onboardAccounts, operatorCoverage, startTestStack } from "../support/local.ts";
 
 /**
  * Opt-in regions across the wire: an account that has not enabled a managed opt-in region is
@@ -16,32 +15,11 @@ import { onboardAccounts, startTestStack } from "../support/local.ts";
 const OPT_IN = "af-south-1";
 const REGIONS = ["us-east-1", OPT_IN];
 let local: LocalStack | undefined;
-const savedEnv = { ...process.env };
 
 afterEach(async () => {
   await local?.stop();
   local = undefined;
-  for (const name of Object.keys(process.env)) if (!(name in savedEnv)) delete process.env[name];
-  Object.assign(process.env, savedEnv);
 });
-
-interface CoverageJson {
-  coverage: number;
-  desired: number;
-  byVerdict: Record<string, number>;
-  pairs: { accountId: string; region: string; verdict: string; detail: string }[];
-}
-
-async function coverage(stack: LocalStack): Promise<CoverageJson> {
-  let stdout = "";
-  const code = await run(["coverage", "--local", "--json"], {
-    stdout: { write: (text: string) => (stdout += text) },
-    stderr: { write: () => {} },
-    env: stack.env,
-  });
-  expect(code).toBe(0);
-  return JSON.parse(stdout) as CoverageJson;
-}
 
 describe("opt-in regions", () => {
   it("reports an account that has not opted in as region-not-enabled-for-account, and the reconcile after it opts in onboards it", async () => {
@@ -56,7 +34,7 @@ describe("opt-in regions", () => {
     await onboardAccounts(stack, [...ids, sandbox.managementAccountId]);
 
     // Act 1: the operator's view, then a reconcile run.
-    const before = await coverage(stack);
+    const before = await operatorCoverage(stack);
     const first = await runReconcile(stack, { runId: "schedule-opt-in-1" });
 
     // Assess 1: the pair is not desired, coverage is 1 over the rest, and nothing is enqueued for it.
@@ -92,7 +70,7 @@ describe("opt-in regions", () => {
     // Assess 2: the pair was desired and repaired (its invitation was out: the member side accepts);
     // every pair is protected.
     expect(second.repairs).toEqual({ "invited-not-accepted": 1 });
-    const after = await coverage(stack);
+    const after = await operatorCoverage(stack);
     expect(after).toMatchObject({ coverage: 1, desired: desired + 1, byVerdict: { protected: desired + 1 } });
     expect(sandbox.status(optedOut, OPT_IN)).toBe("Enabled");
   });

@@ -1,3 +1,4 @@
+import { run } from "../../cli/main.ts";
 import { accountCreatedEvent, publish } from "../../local/inputs.ts";
 import { type LocalStack, type LocalStackOptions, startLocalStack } from "../../local/local-stack.ts";
 
@@ -27,4 +28,26 @@ export async function onboardAccounts(stack: LocalStack, ids: readonly string[])
     ids.map((id) => accountCreatedEvent(id)),
   );
   await stack.drained(60_000);
+}
+
+/** What `gd-onboard coverage --json` prints, as far as the tests read it. */
+export interface CoverageJson {
+  readonly coverage: number;
+  readonly desired: number;
+  readonly byVerdict: Record<string, number>;
+  readonly byRegion: Record<string, Record<string, number>>;
+  readonly pairs: { accountId: string; region: string; verdict: string; detail: string }[];
+}
+
+/** `gd-onboard coverage --local --json` as an operator runs it, with the stack's operator credentials. */
+export async function operatorCoverage(stack: LocalStack): Promise<CoverageJson> {
+  let stdout = "";
+  let stderr = "";
+  const code = await run(["coverage", "--local", "--json"], {
+    stdout: { write: (text: string) => (stdout += text) },
+    stderr: { write: (text: string) => (stderr += text) },
+    env: stack.env,
+  });
+  if (code !== 0) throw new Error(`gd-onboard coverage exited ${code}: ${stderr}`);
+  return JSON.parse(stdout) as CoverageJson;
 }
